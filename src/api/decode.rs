@@ -1,0 +1,158 @@
+//! Reading Backup and BackupSchedule objects from YAML or JSON, reporting fields the
+//! types do not know (a structural CRD makes the apiserver drop them silently, so a typo
+//! such as `storageType` would otherwise go unnoticed).
+
+use std::sync::LazyLock;
+
+use kube::CustomResourceExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{API_VERSION, Backup, BackupSchedule};
+
+/// A decoded document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Backup(Box<Backup>),
+    BackupSchedule(Box<BackupSchedule>),
+}
+
+/// What a document turned out to be.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A Backup or BackupSchedule, and the paths of fields its type does not have.
+    Known {
+        object: Object,
+        unknown_fields: Vec<String>,
+    },
+    /// Some other kind of object; not ours to check.
+    Other { api_version: String, kind: String },
+}
+
+/// Why a document is not a well-typed object: the field path and the serde message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct DecodeError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Splits a YAML (or JSON) stream into documents; empty documents are dropped.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Decodes one document by its `apiVersion` and `kind`.
+pub fn decode(value: &Value) -> Result<Decoded, DecodeError> {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    if !value.is_object() {
+        return Err(DecodeError {
+            path: String::new(),
+            message: "a Kubernetes object must be a mapping".into(),
+        });
+    }
+    match (api_version, kind) {
+        (API_VERSION, "Backup") => {
+            typed::<Backup>(value).map(|(b, unknown_fields)| Decoded::Known {
+                object: Object::Backup(Box::new(b)),
+                unknown_fields,
+            })
+        }
+        (API_VERSION, "BackupSchedule") => {
+            typed::<BackupSchedule>(value).map(|(s, unknown_fields)| Decoded::Known {
+                object: Object::BackupSchedule(Box::new(s)),
+                unknown_fields,
+            })
+        }
+        _ => Ok(Decoded::Other {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+        }),
+    }
+}
+
+/// Deserialises `value` as `T`, collecting ignored field paths; type errors carry the
+/// path of the offending field.
+pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<(T, Vec<String>), DecodeError> {
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path| {
+        let path = format_ignored(&path);
+        // apiVersion and kind are read above, not fields of the generated struct.
+        if path != "apiVersion" && path != "kind" {
+            unknown.push(path);
+        }
+    };
+    let ignoring = serde_ignored::Deserializer::new(value, &mut record);
+    let typed = serde_path_to_error::deserialize(ignoring).map_err(|e| DecodeError {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    Ok((typed, unknown))
+}
+
+/// `spec.tableFilter[1]`-style rendering of serde_ignored's path.
+fn format_ignored(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", format_ignored(parent)),
+        Path::Map { parent, key } => {
+            let parent = format_ignored(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => format_ignored(parent),
+    }
+}
+
+static BACKUP_SCHEMA: LazyLock<Value> =
+    LazyLock::new(|| crd_schema(serde_json::to_value(Backup::crd())));
+static SCHEDULE_SCHEMA: LazyLock<Value> =
+    LazyLock::new(|| crd_schema(serde_json::to_value(BackupSchedule::crd())));
+
+fn crd_schema(crd: Result<Value, serde_json::Error>) -> Value {
+    crd.ok()
+        .and_then(|crd| {
+            crd.pointer("/spec/versions/0/schema/openAPIV3Schema")
+                .cloned()
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// Field names the CRD schema allows next to the unknown field at `path`, for
+/// suggestions. `metadata` is not described by the CRD, so nothing is known there.
+pub fn sibling_fields(object: &Object, path: &str) -> Vec<String> {
+    let mut node = match object {
+        Object::Backup(_) => &*BACKUP_SCHEMA,
+        Object::BackupSchedule(_) => &*SCHEDULE_SCHEMA,
+    };
+    let mut segments: Vec<&str> = path.split('.').collect();
+    segments.pop();
+    for segment in segments {
+        let (key, indexed) = match segment.find('[') {
+            Some(i) => (&segment[..i], true),
+            None => (segment, false),
+        };
+        let Some(next) = node.get("properties").and_then(|p| p.get(key)) else {
+            return Vec::new();
+        };
+        node = next;
+        if indexed {
+            let Some(items) = node.get("items") else {
+                return Vec::new();
+            };
+            node = items;
+        }
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|props| props.keys().cloned().collect())
+        .unwrap_or_default()
+}

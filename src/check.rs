@@ -1,0 +1,229 @@
+//! `check`: offline defaulting and validation of Backup/BackupSchedule documents, for CI
+//! pipelines and pre-commit hooks. Exit status: 0 all valid (warnings allowed), 1 any
+//! invalid, 2 unreadable input.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use crate::api::decode::{self, Decoded, Object};
+use crate::rules::suggest::closest;
+use crate::rules::{
+    Finding, Severity, default_backup, default_schedule, has_errors, validate_backup,
+    validate_schedule,
+};
+
+/// How `check -o` prints the defaulted objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+/// The result of checking one document.
+#[derive(Debug)]
+pub struct Checked {
+    /// `Backup/name`.
+    pub label: String,
+    pub findings: Vec<Finding>,
+    /// The object after defaulting, when it could be decoded.
+    pub defaulted: Option<Value>,
+}
+
+impl Checked {
+    pub fn is_valid(&self) -> bool {
+        !has_errors(&self.findings)
+    }
+}
+
+/// Checks one document; `None` when it is not a Backup or BackupSchedule.
+pub fn check_document(value: &Value, index: usize) -> Option<Checked> {
+    let fallback_label = || {
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("object");
+        format!("{kind}/{}", display_name(value, index))
+    };
+    let (mut object, unknown_fields) = match decode::decode(value) {
+        Ok(Decoded::Other { .. }) => return None,
+        Ok(Decoded::Known {
+            object,
+            unknown_fields,
+        }) => (object, unknown_fields),
+        Err(err) => {
+            return Some(Checked {
+                label: fallback_label(),
+                findings: vec![Finding {
+                    path: err.path,
+                    message: err.message,
+                    severity: Severity::Error,
+                }],
+                defaulted: None,
+            });
+        }
+    };
+    let mut findings: Vec<Finding> = unknown_fields
+        .iter()
+        .map(|path| unknown_field(&object, path))
+        .collect();
+    let (kind, defaulted) = match &mut object {
+        Object::Backup(backup) => {
+            default_backup(backup);
+            findings.extend(validate_backup(backup));
+            ("Backup", serde_json::to_value(&**backup))
+        }
+        Object::BackupSchedule(schedule) => {
+            default_schedule(schedule);
+            findings.extend(validate_schedule(schedule));
+            ("BackupSchedule", serde_json::to_value(&**schedule))
+        }
+    };
+    Some(Checked {
+        label: format!("{kind}/{}", display_name(value, index)),
+        findings,
+        defaulted: defaulted.ok(),
+    })
+}
+
+fn display_name(value: &Value, index: usize) -> String {
+    let meta = |key: &str| {
+        value
+            .pointer(&format!("/metadata/{key}"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (meta("name"), meta("generateName")) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(prefix)) => format!("{prefix}*"),
+        (None, None) => format!("<document {}>", index + 1),
+    }
+}
+
+fn unknown_field(object: &Object, path: &str) -> Finding {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    let siblings = decode::sibling_fields(object, path);
+    let candidates: Vec<&str> = siblings.iter().map(String::as_str).collect();
+    let mut message = "unknown field: the apiserver would silently drop it".to_owned();
+    if let Some(hint) = closest(field, &candidates) {
+        message.push_str(&format!("; did you mean {hint:?}?"));
+    } else if matches!(object, Object::BackupSchedule(_))
+        && let Some(parent) = path.strip_suffix(field).and_then(|p| p.strip_suffix('.'))
+        && parent == "spec"
+        && decode::sibling_fields(object, &format!("spec.backupTemplate.{field}"))
+            .iter()
+            .any(|f| f == field)
+    {
+        message.push_str(&format!(
+            "; it is a Backup field: move it to spec.backupTemplate.{field}"
+        ));
+    }
+    Finding {
+        path: path.to_owned(),
+        message,
+        severity: Severity::Error,
+    }
+}
+
+/// Runs `check` over files (`-` is stdin), printing findings to stderr and, with
+/// `output`, the defaulted objects to stdout.
+pub fn run(files: &[String], output: Option<OutputFormat>) -> ExitCode {
+    let mut unreadable = false;
+    let mut invalid = 0usize;
+    let mut checked_count = 0usize;
+    let mut printed: Vec<Value> = Vec::new();
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for file in files {
+        let (label, text) = match read_input(file) {
+            Ok(read) => read,
+            Err(e) => {
+                let _ = writeln!(err, "{file}: cannot read: {e}");
+                unreadable = true;
+                continue;
+            }
+        };
+        let documents = match decode::parse_documents(&text) {
+            Ok(docs) => docs,
+            Err(e) => {
+                let _ = writeln!(err, "{label}: not valid YAML or JSON: {e}");
+                unreadable = true;
+                continue;
+            }
+        };
+        for (index, document) in documents.iter().enumerate() {
+            let Some(checked) = check_document(document, index) else {
+                continue;
+            };
+            checked_count += 1;
+            for finding in &checked.findings {
+                let severity = match finding.severity {
+                    Severity::Error => "",
+                    Severity::Warning => "warning: ",
+                };
+                let _ = writeln!(
+                    err,
+                    "{label}: {}: {}: {severity}{}",
+                    checked.label,
+                    if finding.path.is_empty() {
+                        "(document)"
+                    } else {
+                        &finding.path
+                    },
+                    finding.message
+                );
+            }
+            if !checked.is_valid() {
+                invalid += 1;
+            }
+            printed.extend(checked.defaulted);
+        }
+    }
+    let _ = writeln!(
+        err,
+        "checked {checked_count} object(s): {} valid, {invalid} invalid",
+        checked_count - invalid
+    );
+    if let Some(format) = output
+        && let Err(e) = print_objects(&printed, format)
+    {
+        let _ = writeln!(err, "cannot print objects: {e}");
+        return ExitCode::from(2);
+    }
+    match (unreadable, invalid) {
+        (true, _) => ExitCode::from(2),
+        (false, 0) => ExitCode::SUCCESS,
+        (false, _) => ExitCode::from(1),
+    }
+}
+
+fn read_input(file: &str) -> std::io::Result<(String, String)> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(("<stdin>".to_owned(), text))
+    } else {
+        Ok((file.to_owned(), std::fs::read_to_string(file)?))
+    }
+}
+
+fn print_objects(objects: &[Value], format: OutputFormat) -> Result<(), String> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let text = match format {
+        OutputFormat::Yaml => objects
+            .iter()
+            .map(|o| serde_saphyr::to_string(o).map(|y| format!("---\n{y}")))
+            .collect::<Result<String, _>>()
+            .map_err(|e| e.to_string())?,
+        OutputFormat::Json => {
+            let value = match objects {
+                [single] => single.clone(),
+                many => serde_json::json!({"apiVersion": "v1", "kind": "List", "items": many}),
+            };
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
