@@ -10,3 +10,5 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod rules;
+pub mod server;
+pub mod telemetry;
