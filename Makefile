@@ -5,16 +5,18 @@ CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build run test lint fmt unit crds check-examples bench clean
+.PHONY: all build run test lint fmt unit crds certs bench clean
 
 all: build
 
 build:
 	$(CARGO) build --release --locked
 
-## run: the main job (until the admission server lands: check the shipped examples)
+## run: the main job: the webhook on loopback with a self-signed certificate
 run: build
-	$(BIN) check manifests/examples/*.yaml
+	@echo "Webhook on https://localhost:8443 (admin on http://127.0.0.1:8080). Try, from another terminal:"
+	@echo "  curl --cacert certs/dev-ca.crt -H 'Content-Type: application/json' --data @manifests/examples/review-backup-create.json https://localhost:8443/mutate"
+	$(BIN) serve --self-signed --ca-out certs/dev-ca.crt --listen 127.0.0.1:8443 --admin-listen 127.0.0.1:8080
 
 ## test: lints, then every test
 test: lint unit
@@ -37,6 +39,10 @@ fmt:
 ## crds: regenerate manifests/crds from the types (a test fails when they drift)
 crds:
 	$(CARGO) run --locked --quiet -- crds --out-dir manifests/crds
+
+## certs: a CA and serving certificate for the in-cluster Service, under certs/
+certs: build
+	$(BIN) certs --out certs --dns tidb-backup-webhook --dns tidb-backup-webhook.tidb-admin --dns tidb-backup-webhook.tidb-admin.svc
 
 ## bench: criterion benchmarks of the rule core
 bench:

@@ -1,11 +1,16 @@
 //! The command line: every sub-command and flag is defined here and dispatched to the
 //! layer that implements it.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::check::{self, OutputFormat};
+use crate::server::{self, CertSource, ServeConfig, https, tls::CertFiles, webhook};
+use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +25,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the mutating and validating admission webhook over HTTPS.
+    Serve(Box<ServeArgs>),
+    /// Write a CA and a serving certificate (`ca.crt`, `tls.crt`, `tls.key`) for the webhook.
+    Certs {
+        /// Directory to write the files into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// DNS names (or IP addresses) of the webhook Service, e.g.
+        /// `tidb-backup-webhook.tidb-admin.svc`; repeat the flag for each.
+        #[arg(long = "dns", value_name = "NAME", required = true)]
+        names: Vec<String>,
+        /// Validity of the serving certificate in days (the CA gets ten times as long).
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
     /// Default and validate Backup/BackupSchedule manifests offline.
     ///
     /// Prints every problem as `FILE: KIND/NAME: FIELD: message` on stderr. Exits 0 when
@@ -41,9 +61,121 @@ pub enum Command {
     },
 }
 
+/// Flags of `serve`; each can also be set through the environment.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTPS address the apiserver calls.
+    #[arg(long, env = "WEBHOOK_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// PEM certificate (chain) to serve; reloaded when the file changes.
+    #[arg(
+        long,
+        env = "WEBHOOK_TLS_CERT",
+        value_name = "FILE",
+        required_unless_present = "self_signed",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(
+        long,
+        env = "WEBHOOK_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (the apiserver's); optional.
+    #[arg(long, env = "WEBHOOK_CLIENT_CA", value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Plain-HTTP address of /livez, /readyz and /metrics.
+    #[arg(long, env = "WEBHOOK_ADMIN_LISTEN", default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// Development: generate a CA and a certificate for localhost in memory.
+    #[arg(long, env = "WEBHOOK_SELF_SIGNED", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub self_signed: bool,
+    /// With --self-signed, write the CA certificate here (for curl --cacert).
+    #[arg(
+        long,
+        env = "WEBHOOK_CA_OUT",
+        value_name = "FILE",
+        requires = "self_signed"
+    )]
+    pub ca_out: Option<PathBuf>,
+    /// Re-read the certificate files this often even without a change notification.
+    #[arg(long, env = "WEBHOOK_CERT_POLL_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub cert_poll_interval: Duration,
+    /// After SIGTERM, keep serving (unready) this long so endpoints stop routing here.
+    #[arg(long, env = "WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
+    /// Longest time to let in-flight requests finish after the listener closes.
+    #[arg(long, env = "WEBHOOK_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// A request must arrive completely within this time of its first byte.
+    #[arg(long, env = "WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Idle keep-alive connections are closed after this; keep it above the apiserver's 90s.
+    #[arg(long, env = "WEBHOOK_IDLE_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Reviews answered at once; more are refused with 503.
+    #[arg(long, env = "WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// Connections served at once; more are closed.
+    #[arg(long, env = "WEBHOOK_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Log line format.
+    #[arg(long, env = "WEBHOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    fn config(&self) -> ServeConfig {
+        let certs = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) if !self.self_signed => CertSource::Files(CertFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => CertSource::SelfSigned {
+                ca_out: self.ca_out.clone(),
+            },
+        };
+        ServeConfig {
+            listen: self.listen,
+            admin_listen: self.admin_listen,
+            certs,
+            client_ca: self.client_ca.clone(),
+            cert_poll: self.cert_poll_interval,
+            shutdown_delay: self.shutdown_delay,
+            connections: https::ConnectionLimits {
+                request_read_timeout: self.header_read_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
+                drain_timeout: self.shutdown_timeout,
+                ..Default::default()
+            },
+            reviews: webhook::Limits {
+                max_in_flight: self.max_in_flight,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
+            Command::Serve(args) => serve(&args),
+            Command::Certs { out, names, days } => {
+                match crate::certs::generate_files(&out, &names, days) {
+                    Ok(()) => {
+                        println!("wrote {0}/ca.crt, {0}/tls.crt, {0}/tls.key", out.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("cannot write certificates: {e}");
+                        ExitCode::from(2)
+                    }
+                }
+            }
             Command::Check { output, files } => check::run(&files, output),
             Command::Crds { out_dir } => match write_crds(out_dir.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -66,4 +198,32 @@ fn write_crds(out_dir: Option<&std::path::Path>) -> Result<(), Box<dyn std::erro
         }
     }
     Ok(())
+}
+
+/// The only crypto provider of the process, installed before any TLS user starts.
+fn install_crypto_provider() {
+    // Fails only when a provider is already installed, which is then the same ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    telemetry::init(args.log_format, "info");
+    install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(args.config())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serve");
+            ExitCode::FAILURE
+        }
+    }
 }

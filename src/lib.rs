@@ -6,7 +6,9 @@
 //! [`rules`] (pure defaulting and validation) ← [`check`] (offline validation service) ←
 //! [`cli`] (the command line).
 
+pub mod admission;
 pub mod api;
+pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod rules;

@@ -1,0 +1,329 @@
+//! Admission decisions: an AdmissionReview in, the answer (decision, JSON Patch,
+//! warnings, audit annotations) out. No IO, no clock: the server around it handles HTTP.
+
+pub mod review;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::api::decode::typed;
+use crate::api::{Backup, BackupSchedule};
+use crate::rules::update::started_phase;
+use crate::rules::{self, Finding, Severity};
+use review::{AdmissionRequest, AdmissionResponse, ReviewError};
+
+/// Audit annotation listing the defaulted fields (the apiserver prefixes the webhook name).
+pub const AUDIT_DEFAULTED_FIELDS: &str = "defaulted-fields";
+
+/// Which webhook a review was sent to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Mutate,
+    Validate,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Mutate => "/mutate",
+            Endpoint::Validate => "/validate",
+        }
+    }
+}
+
+/// The encoded answer and what it decided, for logs and metrics.
+#[derive(Debug)]
+pub struct Outcome {
+    pub body: Vec<u8>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub uid: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub operation: String,
+    pub dry_run: bool,
+    pub allowed: bool,
+    pub mutated: bool,
+    /// HTTP-style code of the decision (200 allowed, 4xx/5xx denied).
+    pub code: u16,
+}
+
+/// Answers AdmissionReviews. Holds configuration, never state that changes per request.
+#[derive(Debug, Default, Clone)]
+pub struct Admission {}
+
+impl Admission {
+    pub fn new() -> Self {
+        Self {}
+    }
+
+    /// Decodes a review body and answers it in the same API version.
+    pub fn handle(&self, endpoint: Endpoint, body: &[u8]) -> Result<Outcome, ReviewError> {
+        let review = review::decode(body)?;
+        let request = &review.request;
+        let response = self.respond(endpoint, request);
+        let summary = Summary {
+            uid: request.uid.clone(),
+            kind: request.kind.kind.clone(),
+            namespace: request.namespace.clone(),
+            name: object_name(request),
+            operation: request.operation.clone(),
+            dry_run: request.dry_run.unwrap_or(false),
+            allowed: response.allowed,
+            mutated: response.patch.is_some(),
+            code: response.code(),
+        };
+        let body = review::encode(review.api_version, &response)
+            .map_err(|e| ReviewError::Json(format!("cannot encode the response: {e}")))?;
+        Ok(Outcome { body, summary })
+    }
+
+    /// The decision for one request; every path copies the request's uid.
+    pub fn respond(&self, endpoint: Endpoint, request: &AdmissionRequest) -> AdmissionResponse {
+        let kind = &request.kind;
+        match (
+            kind.group.as_str(),
+            kind.version.as_str(),
+            kind.kind.as_str(),
+        ) {
+            ("pingcap.com", "v1alpha1", "Backup") => admit::<Backup>(endpoint, request),
+            ("pingcap.com", "v1alpha1", "BackupSchedule") => {
+                admit::<BackupSchedule>(endpoint, request)
+            }
+            // Not ours: allowed untouched.
+            _ => AdmissionResponse::allow(&request.uid),
+        }
+    }
+}
+
+fn object_name(request: &AdmissionRequest) -> String {
+    if !request.name.is_empty() {
+        return request.name.clone();
+    }
+    let meta = |key: &str| {
+        request
+            .object
+            .as_ref()
+            .and_then(|o| o.pointer(&format!("/metadata/{key}")))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    meta("name")
+        .map(str::to_owned)
+        .or_else(|| meta("generateName").map(|g| format!("{g}*")))
+        .unwrap_or_default()
+}
+
+/// What the webhook needs to know of each kind it admits.
+trait Admitted: DeserializeOwned + Serialize + Clone + PartialEq {
+    const KIND: &'static str;
+    fn apply_defaults(&mut self) -> Vec<String>;
+    fn validate(&self) -> Vec<Finding>;
+    fn validate_update(old: &Self, new: &Self) -> Vec<Finding>;
+    /// Whether defaults may no longer be written (a scheduled Backup's spec is frozen).
+    fn frozen(&self) -> bool {
+        false
+    }
+}
+
+impl Admitted for Backup {
+    const KIND: &'static str = "Backup";
+    fn apply_defaults(&mut self) -> Vec<String> {
+        rules::default_backup(self)
+    }
+    fn validate(&self) -> Vec<Finding> {
+        rules::validate_backup(self)
+    }
+    fn validate_update(old: &Self, new: &Self) -> Vec<Finding> {
+        rules::validate_backup_update(old, new)
+    }
+    fn frozen(&self) -> bool {
+        started_phase(self.status.as_ref()).is_some()
+    }
+}
+
+impl Admitted for BackupSchedule {
+    const KIND: &'static str = "BackupSchedule";
+    fn apply_defaults(&mut self) -> Vec<String> {
+        rules::default_schedule(self)
+    }
+    fn validate(&self) -> Vec<Finding> {
+        rules::validate_schedule(self)
+    }
+    fn validate_update(old: &Self, new: &Self) -> Vec<Finding> {
+        rules::validate_schedule_update(old, new)
+    }
+}
+
+/// A decoded object and the fields its type does not know.
+struct Decoded<T> {
+    object: T,
+    unknown_fields: Vec<String>,
+}
+
+fn decode_object<T: Admitted>(value: Option<&Value>, field: &str) -> Result<Decoded<T>, String> {
+    let value = value
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| format!("request.{field} is required for this operation"))?;
+    typed::<T>(value)
+        .map(|(object, unknown_fields)| Decoded {
+            object,
+            unknown_fields,
+        })
+        .map_err(|e| format!("request.{field} is not a valid {}: {e}", T::KIND))
+}
+
+fn admit<T: Admitted>(endpoint: Endpoint, request: &AdmissionRequest) -> AdmissionResponse {
+    let uid = request.uid.as_str();
+    let update = match request.operation.as_str() {
+        "CREATE" => false,
+        "UPDATE" => true,
+        // DELETE and CONNECT carry nothing to default or validate.
+        _ => return AdmissionResponse::allow(uid),
+    };
+    let new = match decode_object::<T>(request.object.as_ref(), "object") {
+        Ok(new) => new,
+        Err(message) => return AdmissionResponse::deny(uid, 400, "BadRequest", message),
+    };
+    let old = if update {
+        match decode_object::<T>(request.old_object.as_ref(), "oldObject") {
+            Ok(old) => Some(old.object),
+            Err(message) => return AdmissionResponse::deny(uid, 400, "BadRequest", message),
+        }
+    } else {
+        None
+    };
+    match endpoint {
+        Endpoint::Mutate => mutate(uid, request.object.as_ref(), new.object, old.as_ref()),
+        Endpoint::Validate => validate(uid, &object_name(request), new, old.as_ref()),
+    }
+}
+
+/// Defaults the object and answers the difference as a JSON Patch, after checking that
+/// the patch, applied to the object as received, yields exactly the defaulted object and
+/// adds no validation error.
+fn mutate<T: Admitted>(
+    uid: &str,
+    original: Option<&Value>,
+    object: T,
+    old: Option<&T>,
+) -> AdmissionResponse {
+    if old.is_some_and(Admitted::frozen) {
+        return AdmissionResponse::allow(uid);
+    }
+    let mut defaulted = object.clone();
+    let filled = defaulted.apply_defaults();
+    if filled.is_empty() {
+        return AdmissionResponse::allow(uid);
+    }
+    let internal = |message: String| AdmissionResponse::deny(uid, 500, "InternalError", message);
+    // Both sides go through the types, so only the defaults differ; the patch is then
+    // applied to the object as received.
+    let (before, after) = match (
+        serde_json::to_value(&object),
+        serde_json::to_value(&defaulted),
+    ) {
+        (Ok(before), Ok(after)) => (before, after),
+        (Err(e), _) | (_, Err(e)) => return internal(format!("cannot serialise the object: {e}")),
+    };
+    let patch = json_patch::diff(&before, &after);
+    let mut patched = original.cloned().unwrap_or(Value::Null);
+    if let Err(e) = json_patch::patch(&mut patched, &patch) {
+        return internal(format!("defaulting patch does not apply: {e}"));
+    }
+    match typed::<T>(&patched) {
+        Ok((result, _)) if result == defaulted => {}
+        Ok(_) => {
+            return internal("defaulting patch does not reproduce the defaulted object".into());
+        }
+        Err(e) => return internal(format!("defaulting patch breaks the object: {e}")),
+    }
+    let errors_before: Vec<Finding> = object
+        .validate()
+        .into_iter()
+        .filter(Finding::is_error)
+        .collect();
+    if let Some(broken) = defaulted
+        .validate()
+        .into_iter()
+        .find(|f| f.is_error() && !errors_before.contains(f))
+    {
+        return internal(format!("defaulting produced an invalid field: {broken}"));
+    }
+    let mut response = match AdmissionResponse::allow(uid).with_patch(&patch) {
+        Ok(response) => response,
+        Err(e) => return internal(format!("cannot encode the patch: {e}")),
+    };
+    response.audit_annotations =
+        BTreeMap::from([(AUDIT_DEFAULTED_FIELDS.to_owned(), filled.join(","))]);
+    response
+}
+
+/// Validates the object (an UPDATE against its old version) and answers every error and
+/// warning with its field path.
+fn validate<T: Admitted>(
+    uid: &str,
+    name: &str,
+    new: Decoded<T>,
+    old: Option<&T>,
+) -> AdmissionResponse {
+    let mut findings = match old {
+        Some(old) => T::validate_update(old, &new.object),
+        None => new.object.validate(),
+    };
+    // A v1.1-style CRD that preserves unknown fields lets typos through to storage.
+    findings.extend(new.unknown_fields.into_iter().map(|path| Finding {
+        path,
+        message: "unknown field: ignored by the backup controllers".into(),
+        severity: Severity::Warning,
+    }));
+    let warnings: Vec<String> = findings
+        .iter()
+        .filter(|f| !f.is_error())
+        .map(ToString::to_string)
+        .collect();
+    let errors: Vec<&Finding> = findings.iter().filter(|f| f.is_error()).collect();
+    let mut response = if errors.is_empty() {
+        AdmissionResponse::allow(uid)
+    } else {
+        denial(uid, T::KIND, name, &errors)
+    };
+    response.warnings = warnings;
+    response
+}
+
+fn denial(uid: &str, kind: &str, name: &str, errors: &[&Finding]) -> AdmissionResponse {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{StatusCause, StatusDetails};
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let message = format!(
+        "{kind}.pingcap.com {name:?} is invalid: [{}]",
+        list.join("; ")
+    );
+    let mut response = AdmissionResponse::deny(uid, 422, "Invalid", message);
+    if let Some(status) = response.status.as_mut() {
+        status.details = Some(StatusDetails {
+            group: Some("pingcap.com".into()),
+            kind: Some(kind.to_owned()),
+            name: Some(name.to_owned()),
+            causes: Some(
+                errors
+                    .iter()
+                    .map(|f| StatusCause {
+                        field: Some(f.path.clone()),
+                        message: Some(f.message.clone()),
+                        reason: Some("FieldValueInvalid".into()),
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        });
+    }
+    response
+}
