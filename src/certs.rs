@@ -29,7 +29,7 @@ pub struct Authority {
     pem: String,
 }
 
-/// A serving certificate and its private key, PEM-encoded.
+/// A certificate and its private key, PEM-encoded.
 #[derive(Debug, Clone)]
 pub struct ServingCert {
     pub cert_pem: String,
@@ -61,11 +61,26 @@ impl Authority {
     /// Issues an ECDSA P-256 serving certificate for `names` (DNS names or IP
     /// addresses) valid for `days` days.
     pub fn issue(&self, names: &[String], days: u32) -> Result<ServingCert, CertError> {
+        self.issue_for(names, days, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// Issues a client certificate (e.g. for the apiserver when `--client-ca` is used);
+    /// the first name is its common name.
+    pub fn issue_client(&self, names: &[String], days: u32) -> Result<ServingCert, CertError> {
+        self.issue_for(names, days, ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn issue_for(
+        &self,
+        names: &[String],
+        days: u32,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> Result<ServingCert, CertError> {
         let first = names.first().ok_or(CertError::NoNames)?;
         let mut params = CertificateParams::new(names.to_vec())?;
         params.distinguished_name = name(first);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params, days);
         let key = KeyPair::generate()?;

@@ -246,3 +246,23 @@ fn committed_crds_match_the_types() {
         );
     }
 }
+
+#[test]
+fn lists_where_mappings_belong_are_type_errors() {
+    for (doc, path) in [
+        (
+            json!({"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup", "metadata": {"name": "b"}, "spec": []}),
+            "spec",
+        ),
+        (
+            json!({"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup", "metadata": {"name": "b"}, "spec": {"s3": ["aws"]}}),
+            "spec.s3",
+        ),
+    ] {
+        let err = decode::decode(&doc).expect_err("a list is not a mapping");
+        assert_eq!(
+            (err.path.as_str(), err.message.as_str()),
+            (path, "invalid type: sequence, expected a mapping")
+        );
+    }
+}

@@ -75,7 +75,9 @@ pub fn decode(value: &Value) -> Result<Decoded, DecodeError> {
 
 /// Deserialises `value` as `T`, collecting ignored field paths; type errors carry the
 /// path of the offending field.
-pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<(T, Vec<String>), DecodeError> {
+pub fn typed<T: DeserializeOwned + serde::Serialize>(
+    value: &Value,
+) -> Result<(T, Vec<String>), DecodeError> {
     let mut unknown = Vec::new();
     let mut record = |path: serde_ignored::Path| {
         let path = format_ignored(&path);
@@ -85,11 +87,43 @@ pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<(T, Vec<String>), Dec
         }
     };
     let ignoring = serde_ignored::Deserializer::new(value, &mut record);
-    let typed = serde_path_to_error::deserialize(ignoring).map_err(|e| DecodeError {
+    let typed: T = serde_path_to_error::deserialize(ignoring).map_err(|e| DecodeError {
         path: e.path().to_string(),
         message: e.inner().to_string(),
     })?;
+    // serde fills a struct from a list positionally; Kubernetes objects never do that.
+    if let Ok(roundtrip) = serde_json::to_value(&typed)
+        && let Some(path) = list_for_mapping(value, &roundtrip, "")
+    {
+        return Err(DecodeError {
+            path,
+            message: "invalid type: sequence, expected a mapping".into(),
+        });
+    }
     Ok((typed, unknown))
+}
+
+/// The first path where `input` has a list but the decoded object a mapping.
+fn list_for_mapping(input: &Value, decoded: &Value, path: &str) -> Option<String> {
+    let child = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (input, decoded) {
+        (Value::Array(_), Value::Object(_)) => Some(path.to_owned()),
+        (Value::Object(input), Value::Object(decoded)) => decoded
+            .iter()
+            .find_map(|(key, value)| list_for_mapping(input.get(key)?, value, &child(key))),
+        (Value::Array(input), Value::Array(decoded)) => input
+            .iter()
+            .zip(decoded)
+            .enumerate()
+            .find_map(|(i, (a, b))| list_for_mapping(a, b, &format!("{path}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// `spec.tableFilter[1]`-style rendering of serde_ignored's path.

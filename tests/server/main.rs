@@ -1,0 +1,9 @@
+//! The HTTPS admission server on loopback, driven by real TLS clients.
+
+mod admin;
+mod connections;
+mod malformed;
+mod reviews;
+mod rotation;
+mod shutdown;
+mod support;
