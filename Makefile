@@ -44,9 +44,11 @@ crds:
 certs: build
 	$(BIN) certs --out certs --dns tidb-backup-webhook --dns tidb-backup-webhook.tidb-admin --dns tidb-backup-webhook.tidb-admin.svc
 
-## bench: criterion benchmarks of the rule core
+## bench: criterion benchmarks (rule core, admission handler), then the HTTPS load test
+## next to a minimal hyper+rustls server (installs oha into .tools/ on first use)
 bench:
-	$(CARGO) bench --locked --bench rules
+	$(CARGO) bench --locked --bench rules --bench admission
+	scripts/bench-load.sh
 
 clean:
 	$(CARGO) clean

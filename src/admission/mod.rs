@@ -1,6 +1,7 @@
 //! Admission decisions: an AdmissionReview in, the answer (decision, JSON Patch,
 //! warnings, audit annotations) out. No IO, no clock: the server around it handles HTTP.
 
+mod received;
 pub mod review;
 
 use std::collections::BTreeMap;
@@ -8,9 +9,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::api::decode::typed;
-use crate::api::{Backup, BackupSchedule};
+use kube::api::ObjectMeta;
+
+use crate::api::decode::typed_fast;
+use crate::api::{
+    Backup, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus, BackupSpec, BackupStatus,
+};
 use crate::rules::update::started_phase;
 use crate::rules::{self, Finding, Severity};
 use review::{AdmissionRequest, AdmissionResponse, ReviewError};
@@ -104,26 +110,43 @@ impl Admission {
 }
 
 fn object_name(request: &AdmissionRequest) -> String {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(default)]
+        metadata: Option<Meta>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        generate_name: String,
+    }
     if !request.name.is_empty() {
         return request.name.clone();
     }
-    let meta = |key: &str| {
-        request
-            .object
-            .as_ref()
-            .and_then(|o| o.pointer(&format!("/metadata/{key}")))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    meta("name")
-        .map(str::to_owned)
-        .or_else(|| meta("generateName").map(|g| format!("{g}*")))
-        .unwrap_or_default()
+    // Mutating webhooks see objects created with generateName before they are named.
+    let meta = request
+        .object
+        .as_deref()
+        .and_then(|raw| serde_json::from_str::<Named>(raw.get()).ok())
+        .and_then(|named| named.metadata);
+    match meta {
+        Some(meta) if !meta.name.is_empty() => meta.name,
+        Some(meta) if !meta.generate_name.is_empty() => format!("{}*", meta.generate_name),
+        _ => String::new(),
+    }
 }
 
 /// What the webhook needs to know of each kind it admits.
-trait Admitted: DeserializeOwned + Serialize + Clone + PartialEq {
+trait Admitted: Clone + PartialEq + Sized {
     const KIND: &'static str;
+    type Spec: DeserializeOwned + Serialize + Clone + PartialEq;
+    type Status: DeserializeOwned;
+    fn assemble(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self;
+    fn spec(&self) -> &Self::Spec;
+    /// Fills defaults, which only ever change `spec`; returns the paths it set.
     fn apply_defaults(&mut self) -> Vec<String>;
     fn validate(&self) -> Vec<Finding>;
     fn validate_update(old: &Self, new: &Self) -> Vec<Finding>;
@@ -135,6 +158,18 @@ trait Admitted: DeserializeOwned + Serialize + Clone + PartialEq {
 
 impl Admitted for Backup {
     const KIND: &'static str = "Backup";
+    type Spec = BackupSpec;
+    type Status = BackupStatus;
+    fn assemble(metadata: ObjectMeta, spec: BackupSpec, status: Option<BackupStatus>) -> Self {
+        Backup {
+            metadata,
+            spec,
+            status,
+        }
+    }
+    fn spec(&self) -> &BackupSpec {
+        &self.spec
+    }
     fn apply_defaults(&mut self) -> Vec<String> {
         rules::default_backup(self)
     }
@@ -151,6 +186,22 @@ impl Admitted for Backup {
 
 impl Admitted for BackupSchedule {
     const KIND: &'static str = "BackupSchedule";
+    type Spec = BackupScheduleSpec;
+    type Status = BackupScheduleStatus;
+    fn assemble(
+        metadata: ObjectMeta,
+        spec: BackupScheduleSpec,
+        status: Option<BackupScheduleStatus>,
+    ) -> Self {
+        BackupSchedule {
+            metadata,
+            spec,
+            status,
+        }
+    }
+    fn spec(&self) -> &BackupScheduleSpec {
+        &self.spec
+    }
     fn apply_defaults(&mut self) -> Vec<String> {
         rules::default_schedule(self)
     }
@@ -162,22 +213,26 @@ impl Admitted for BackupSchedule {
     }
 }
 
-/// A decoded object and the fields its type does not know.
-struct Decoded<T> {
+/// An object of the review, decoded.
+struct Object<T: Admitted> {
     object: T,
+    spec_json: Option<Value>,
     unknown_fields: Vec<String>,
 }
 
-fn decode_object<T: Admitted>(value: Option<&Value>, field: &str) -> Result<Decoded<T>, String> {
-    let value = value
-        .filter(|v| !v.is_null())
+/// Decodes `request.<field>`, which this operation requires.
+fn decode_object<T: Admitted>(raw: Option<&RawValue>, field: &str) -> Result<Object<T>, String> {
+    let text = raw
+        .map(RawValue::get)
+        .filter(|text| text.trim() != "null")
         .ok_or_else(|| format!("request.{field} is required for this operation"))?;
-    typed::<T>(value)
-        .map(|(object, unknown_fields)| Decoded {
-            object,
-            unknown_fields,
-        })
-        .map_err(|e| format!("request.{field} is not a valid {}: {e}", T::KIND))
+    let received = received::decode::<T::Spec, T::Status>(text)
+        .map_err(|e| format!("request.{field} is not a valid {}: {e}", T::KIND))?;
+    Ok(Object {
+        object: T::assemble(received.metadata, received.spec, received.status),
+        spec_json: received.spec_json,
+        unknown_fields: received.unknown_fields,
+    })
 }
 
 fn admit<T: Admitted>(endpoint: Endpoint, request: &AdmissionRequest) -> AdmissionResponse {
@@ -188,62 +243,71 @@ fn admit<T: Admitted>(endpoint: Endpoint, request: &AdmissionRequest) -> Admissi
         // DELETE and CONNECT carry nothing to default or validate.
         _ => return AdmissionResponse::allow(uid),
     };
-    let new = match decode_object::<T>(request.object.as_ref(), "object") {
+    let bad_request = |message: String| AdmissionResponse::deny(uid, 400, "BadRequest", message);
+    let new = match decode_object::<T>(request.object.as_deref(), "object") {
         Ok(new) => new,
-        Err(message) => return AdmissionResponse::deny(uid, 400, "BadRequest", message),
+        Err(message) => return bad_request(message),
     };
     let old = if update {
-        match decode_object::<T>(request.old_object.as_ref(), "oldObject") {
+        match decode_object::<T>(request.old_object.as_deref(), "oldObject") {
             Ok(old) => Some(old.object),
-            Err(message) => return AdmissionResponse::deny(uid, 400, "BadRequest", message),
+            Err(message) => return bad_request(message),
         }
     } else {
         None
     };
     match endpoint {
-        Endpoint::Mutate => mutate(uid, request.object.as_ref(), new.object, old.as_ref()),
-        Endpoint::Validate => validate(uid, &object_name(request), new, old.as_ref()),
+        Endpoint::Mutate => mutate(uid, new, old.as_ref()),
+        Endpoint::Validate => validate(
+            uid,
+            &object_name(request),
+            &new.object,
+            new.unknown_fields,
+            old.as_ref(),
+        ),
     }
 }
 
-/// Defaults the object and answers the difference as a JSON Patch, after checking that
-/// the patch, applied to the object as received, yields exactly the defaulted object and
+/// Defaults the object and answers the change of `spec` as a JSON Patch, after checking
+/// that the patch, applied to the spec as received, yields exactly the defaulted spec and
 /// adds no validation error.
-fn mutate<T: Admitted>(
-    uid: &str,
-    original: Option<&Value>,
-    object: T,
-    old: Option<&T>,
-) -> AdmissionResponse {
+fn mutate<T: Admitted>(uid: &str, received: Object<T>, old: Option<&T>) -> AdmissionResponse {
     if old.is_some_and(Admitted::frozen) {
         return AdmissionResponse::allow(uid);
     }
+    let object = received.object;
     let mut defaulted = object.clone();
     let filled = defaulted.apply_defaults();
     if filled.is_empty() {
         return AdmissionResponse::allow(uid);
     }
     let internal = |message: String| AdmissionResponse::deny(uid, 500, "InternalError", message);
-    // Both sides go through the types, so only the defaults differ; the patch is then
-    // applied to the object as received.
-    let (before, after) = match (
-        serde_json::to_value(&object),
-        serde_json::to_value(&defaulted),
-    ) {
+    // Both sides go through the types, so only the defaults differ. An object without a
+    // spec gets the whole defaulted spec added.
+    let wrap = |spec: &T::Spec, present: bool| -> serde_json::Result<Value> {
+        Ok(if present {
+            serde_json::json!({ "spec": serde_json::to_value(spec)? })
+        } else {
+            serde_json::json!({})
+        })
+    };
+    let present = received.spec_json.is_some();
+    let (before, after) = match (wrap(object.spec(), present), wrap(defaulted.spec(), true)) {
         (Ok(before), Ok(after)) => (before, after),
-        (Err(e), _) | (_, Err(e)) => return internal(format!("cannot serialise the object: {e}")),
+        (Err(e), _) | (_, Err(e)) => return internal(format!("cannot serialise the spec: {e}")),
     };
     let patch = json_patch::diff(&before, &after);
-    let mut patched = original.cloned().unwrap_or(Value::Null);
+    let mut patched = match received.spec_json {
+        Some(spec) => serde_json::json!({ "spec": spec }),
+        None => serde_json::json!({}),
+    };
     if let Err(e) = json_patch::patch(&mut patched, &patch) {
         return internal(format!("defaulting patch does not apply: {e}"));
     }
-    match typed::<T>(&patched) {
-        Ok((result, _)) if result == defaulted => {}
-        Ok(_) => {
-            return internal("defaulting patch does not reproduce the defaulted object".into());
-        }
-        Err(e) => return internal(format!("defaulting patch breaks the object: {e}")),
+    match typed_fast::<T::Spec>(&patched["spec"]) {
+        Ok(result) if &result == defaulted.spec() => {}
+        Ok(_) => return internal("defaulting patch does not reproduce the defaulted spec".into()),
+        Err(e) => return internal(format!("defaulting patch breaks the spec: {e}")),
     }
     let errors_before: Vec<Finding> = object
         .validate()
@@ -271,15 +335,16 @@ fn mutate<T: Admitted>(
 fn validate<T: Admitted>(
     uid: &str,
     name: &str,
-    new: Decoded<T>,
+    new: &T,
+    unknown_fields: Vec<String>,
     old: Option<&T>,
 ) -> AdmissionResponse {
     let mut findings = match old {
-        Some(old) => T::validate_update(old, &new.object),
-        None => new.object.validate(),
+        Some(old) => T::validate_update(old, new),
+        None => new.validate(),
     };
     // A v1.1-style CRD that preserves unknown fields lets typos through to storage.
-    findings.extend(new.unknown_fields.into_iter().map(|path| Finding {
+    findings.extend(unknown_fields.into_iter().map(|path| Finding {
         path,
         message: "unknown field: ignored by the backup controllers".into(),
         severity: Severity::Warning,

@@ -3,14 +3,14 @@
 //! Own types rather than kube-core's: its `AdmissionResponse` serialises `patch` as a JSON
 //! array of numbers (the API defines a base64 string), it always answers `v1`, and it
 //! decodes the object into a `DynamicObject` where this webhook needs the raw JSON to
-//! compute and verify its patch.
+//! decode into its own types and to verify its patch.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub const V1: &str = "admission.k8s.io/v1";
 pub const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -55,10 +55,12 @@ pub struct AdmissionRequest {
     pub namespace: String,
     /// CREATE, UPDATE, DELETE or CONNECT.
     pub operation: String,
+    /// Kept as raw JSON: decoded straight into the typed object, or into a `Value` only
+    /// where a patch must be applied (the review's largest parts, parsed once).
     #[serde(default)]
-    pub object: Option<Value>,
+    pub object: Option<Box<RawValue>>,
     #[serde(default)]
-    pub old_object: Option<Value>,
+    pub old_object: Option<Box<RawValue>>,
     #[serde(default)]
     pub dry_run: Option<bool>,
 }

@@ -78,6 +78,49 @@ pub fn decode(value: &Value) -> Result<Decoded, DecodeError> {
 pub fn typed<T: DeserializeOwned + serde::Serialize>(
     value: &Value,
 ) -> Result<(T, Vec<String>), DecodeError> {
+    let (typed, unknown) = typed_unchecked::<T>(value)?;
+    if let Some(path) = list_for_mapping_in_own_types(value, &typed) {
+        return Err(list_error(path));
+    }
+    Ok((typed, unknown))
+}
+
+/// Like [`typed`] for a part of an object made only of this project's types (such as a
+/// spec), reporting paths under `prefix`.
+pub fn typed_part<T: DeserializeOwned + serde::Serialize>(
+    value: &Value,
+    prefix: &str,
+) -> Result<(T, Vec<String>), DecodeError> {
+    let under = |path: String| {
+        if path.is_empty() {
+            prefix.to_owned()
+        } else if path.starts_with('[') {
+            format!("{prefix}{path}")
+        } else {
+            format!("{prefix}.{path}")
+        }
+    };
+    let (typed, unknown) = typed_unchecked::<T>(value).map_err(|e| DecodeError {
+        path: under(e.path),
+        message: e.message,
+    })?;
+    if contains_list(value)
+        && let Ok(decoded) = serde_json::to_value(&typed)
+        && let Some(path) = list_for_mapping(value, &decoded, "")
+    {
+        return Err(list_error(under(path)));
+    }
+    Ok((typed, unknown.into_iter().map(under).collect()))
+}
+
+fn list_error(path: String) -> DecodeError {
+    DecodeError {
+        path,
+        message: "invalid type: sequence, expected a mapping".into(),
+    }
+}
+
+fn typed_unchecked<T: DeserializeOwned>(value: &Value) -> Result<(T, Vec<String>), DecodeError> {
     let mut unknown = Vec::new();
     let mut record = |path: serde_ignored::Path| {
         let path = format_ignored(&path);
@@ -91,16 +134,30 @@ pub fn typed<T: DeserializeOwned + serde::Serialize>(
         path: e.path().to_string(),
         message: e.inner().to_string(),
     })?;
-    // serde fills a struct from a list positionally; Kubernetes objects never do that.
-    if let Ok(roundtrip) = serde_json::to_value(&typed)
-        && let Some(path) = list_for_mapping(value, &roundtrip, "")
-    {
-        return Err(DecodeError {
-            path,
-            message: "invalid type: sequence, expected a mapping".into(),
-        });
-    }
     Ok((typed, unknown))
+}
+
+/// serde's derive fills a struct from a list positionally, which Kubernetes objects
+/// never do. k8s-openapi's types (metadata, and the pod fields inside the spec) accept
+/// only mappings, so only `spec` and `status`, where this project's derived types live,
+/// are compared with their decoded form.
+fn list_for_mapping_in_own_types<T: serde::Serialize>(input: &Value, typed: &T) -> Option<String> {
+    let has_list = |key: &str| input.get(key).is_some_and(contains_list);
+    if !has_list("spec") && !has_list("status") {
+        return None;
+    }
+    let decoded = serde_json::to_value(typed).ok()?;
+    ["spec", "status"]
+        .iter()
+        .find_map(|key| list_for_mapping(input.get(*key)?, decoded.get(*key)?, key))
+}
+
+fn contains_list(value: &Value) -> bool {
+    match value {
+        Value::Array(_) => true,
+        Value::Object(map) => map.values().any(contains_list),
+        _ => false,
+    }
 }
 
 /// The first path where `input` has a list but the decoded object a mapping.
@@ -124,6 +181,13 @@ fn list_for_mapping(input: &Value, decoded: &Value, path: &str) -> Option<String
             .find_map(|(i, (a, b))| list_for_mapping(a, b, &format!("{path}[{i}]"))),
         _ => None,
     }
+}
+
+/// Decodes `value` as `T` on the admission path, where the apiserver has already parsed
+/// the object: a plain deserialisation, with the path-tracking decoder run only to
+/// explain a failure. Unknown fields and lists-for-mappings are not looked for here.
+pub fn typed_fast<T: DeserializeOwned + serde::Serialize>(value: &Value) -> Result<T, DecodeError> {
+    T::deserialize(value).or_else(|_| typed::<T>(value).map(|(typed, _)| typed))
 }
 
 /// `spec.tableFilter[1]`-style rendering of serde_ignored's path.

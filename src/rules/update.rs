@@ -36,12 +36,7 @@ pub fn started_phase(status: Option<&BackupStatus>) -> Option<&str> {
 
 /// Validates an update of a Backup from `old` to `new`.
 pub fn validate_backup_update(old: &Backup, new: &Backup) -> Vec<Finding> {
-    let mut findings = ratchet(
-        validate_backup(old),
-        validate_backup(new),
-        &to_json(old),
-        &to_json(new),
-    );
+    let mut findings = ratchet(validate_backup(old), validate_backup(new), old, new);
     if let Some(phase) = started_phase(old.status.as_ref()) {
         // Compare with defaults applied, so defaulting alone never counts as an edit.
         let (mut old_d, mut new_d) = (old.clone(), new.clone());
@@ -67,12 +62,7 @@ pub fn validate_backup_update(old: &Backup, new: &Backup) -> Vec<Finding> {
 
 /// Validates an update of a BackupSchedule from `old` to `new`.
 pub fn validate_schedule_update(old: &BackupSchedule, new: &BackupSchedule) -> Vec<Finding> {
-    ratchet(
-        validate_schedule(old),
-        validate_schedule(new),
-        &to_json(old),
-        &to_json(new),
-    )
+    ratchet(validate_schedule(old), validate_schedule(new), old, new)
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
@@ -81,17 +71,24 @@ fn to_json<T: Serialize>(value: &T) -> Value {
 
 /// Downgrades to warnings the errors `new` shares with `old` at a field the update did
 /// not change.
-fn ratchet(
+fn ratchet<T: Serialize>(
     old: Vec<Finding>,
     new: Vec<Finding>,
-    old_json: &Value,
-    new_json: &Value,
+    old_object: &T,
+    new_object: &T,
 ) -> Vec<Finding> {
+    let shared = |f: &Finding| f.is_error() && old.contains(f);
+    // Serialising both objects is only worth it when there is something to ratchet.
+    let json = new
+        .iter()
+        .any(shared)
+        .then(|| (to_json(old_object), to_json(new_object)));
     new.into_iter()
         .map(|mut finding| {
-            let preexisting = finding.is_error()
-                && old.contains(&finding)
-                && lookup(old_json, &finding.path) == lookup(new_json, &finding.path);
+            let preexisting = shared(&finding)
+                && json
+                    .as_ref()
+                    .is_some_and(|(o, n)| lookup(o, &finding.path) == lookup(n, &finding.path));
             if preexisting {
                 finding.severity = Severity::Warning;
                 finding.message = format!(
