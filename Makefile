@@ -5,7 +5,7 @@ CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build run test lint fmt unit crds check-examples bench clean
+.PHONY: all build run test test-deps lint fmt unit crds check-examples bench clean
 
 all: build
 
@@ -17,13 +17,17 @@ run: build
 	$(BIN) check manifests/examples/*.yaml
 
 ## test: lints, then every test
-test: lint unit
+test: test-deps lint unit
+
+## test-deps: what the tests need besides Rust (MariaDB for the GC-lifetime tests), if missing
+test-deps:
+	scripts/test-deps.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-unit:
+unit: test-deps
 ifneq ($(NEXTEST),)
 	$(CARGO) nextest run --locked --no-fail-fast
 else
