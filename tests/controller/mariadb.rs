@@ -55,6 +55,9 @@ impl MariaDb {
     pub async fn start(gc_life_time: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
+        // Concurrent servers must not share temporary files.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("tmp dir");
         let user = current_user();
         let install = Command::new(find(&["mariadb-install-db", "mysql_install_db"]))
             .arg("--no-defaults")
@@ -62,6 +65,8 @@ impl MariaDb {
             .arg(format!("--user={user}"))
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
@@ -104,6 +109,7 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
             .arg(format!("--user={user}"))
             .arg(format!("--init-file={}", init.display()))
             .arg("--skip-name-resolve")
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg("--innodb-buffer-pool-size=16M")
             .arg(format!(
                 "--log-error={}",
