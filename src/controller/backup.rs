@@ -348,7 +348,14 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
         ctx.now(),
     );
     let backup = write_status(backups, &name, &status).await?;
-    ctx.metrics.transition(status::PREPARE);
+    ctx.transition(
+        &backup,
+        status::PREPARE,
+        EventType::Normal,
+        "Prepared",
+        &message,
+    )
+    .await;
     Ok(backup)
 }
 

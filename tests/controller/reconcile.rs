@@ -231,7 +231,9 @@ async fn a_new_backup_gets_one_job_and_is_scheduled() {
             "a status write carries only the status"
         );
     }
-    assert_eq!(h.event_reasons(), vec!["SuccessfulCreate"]);
+    assert_eq!(h.event_reasons(), vec!["Prepared", "SuccessfulCreate"]);
+    let prepared = h.condition("b1", "Prepare");
+    assert_eq!(prepared["message"], "backup path s3://my-bucket/my-folder");
 }
 
 #[tokio::test]
@@ -298,7 +300,10 @@ async fn a_running_pod_marks_the_backup_running_with_time_started() {
     let running = h.condition("b1", "Running");
     assert_eq!(running["message"], "BR is running in pod backup-b1-x7k2p");
     assert_eq!(running["observedGeneration"], 2);
-    assert_eq!(h.event_reasons(), vec!["SuccessfulCreate", "Running"]);
+    assert_eq!(
+        h.event_reasons(),
+        vec!["Prepared", "SuccessfulCreate", "Running"]
+    );
 }
 
 const BR_SUCCESS: &str = "[2026/01/01 00:08:59.000 +00:00] [INFO] [collector.go:77] [\"Full Backup success summary\"] [total-ranges=19] [backup-data-size(after-compressed)=102.5kB] [Size=102451] [BackupTS=447518343168000000]\n";
@@ -321,6 +326,10 @@ async fn a_failed_job_fails_the_backup_and_restores_the_gc_life_time() {
         json!({"cluster": "test1/demo1", "original": "10m0s", "held": "72h", "state": "Holding"})
     );
     assert_eq!(h.status("b1")["phase"], "Scheduled");
+    assert_eq!(
+        h.condition("b1", "Prepare")["message"],
+        "backup path s3://my-bucket/my-folder; raised tikv_gc_life_time of cluster test1/demo1 from \"10m0s\" to \"72h\" (restored after the backup)"
+    );
 
     h.add_pod("b1", "Failed");
     h.fake.set_log(NS, "backup-b1-x7k2p", BR_FAILURE);
@@ -346,6 +355,7 @@ async fn a_failed_job_fails_the_backup_and_restores_the_gc_life_time() {
         h.event_reasons(),
         vec![
             "GCLifeTimeHeld",
+            "Prepared",
             "SuccessfulCreate",
             "GCLifeTimeReleased",
             "Failed"

@@ -39,7 +39,7 @@ fn leaves_a_longer_value_alone() {
 fn an_overlapping_backup_inherits_the_first_original() {
     // The first backup raised 10m0s to 72h; the second sees 72h but must restore 10m0s.
     let first = holding("10m0s", "72h");
-    let plan = plan_hold(CLUSTER, "48h", "72h", None, &[first.clone()]).expect("plan");
+    let plan = plan_hold(CLUSTER, "48h", "72h", None, std::slice::from_ref(&first)).expect("plan");
     assert_eq!(plan.record, holding("10m0s", "48h"));
     assert_eq!(plan.raise_to, None, "72h already covers 48h");
     // A longer one raises further, still remembering the first original.
