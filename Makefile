@@ -5,7 +5,7 @@ CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build run test test-deps lint fmt unit crds check-examples bench clean
+.PHONY: all build run test lint fmt unit crds check-examples bench clean
 
 all: build
 
@@ -20,6 +20,7 @@ run: build
 test: test-deps lint unit
 
 ## test-deps: what the tests need besides Rust (MariaDB for the GC-lifetime tests), if missing
+.PHONY: test-deps
 test-deps:
 	scripts/test-deps.sh
 

@@ -44,41 +44,46 @@ use metrics::Metrics;
 /// Flags of `tidb-backup-webhook reconcile`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReconcileArgs {
-    /// Address of the admin port (`/livez`, `/readyz`, `/metrics`).
-    #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
-    pub admin_addr: SocketAddr,
+    /// Plain-HTTP address of /livez, /readyz and /metrics.
+    #[arg(long, env = "RECONCILER_ADMIN_LISTEN", default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
     /// Reconcile Backups of this namespace only (default: all namespaces).
-    #[arg(long, env = "WATCH_NAMESPACE")]
+    #[arg(long, env = "RECONCILER_NAMESPACE")]
     pub namespace: Option<String>,
     /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
-    #[arg(long, env = "BR_IMAGE", default_value = DEFAULT_BR_IMAGE)]
+    #[arg(long, env = "RECONCILER_BR_IMAGE", default_value = DEFAULT_BR_IMAGE)]
     pub br_image: String,
     /// Name of the leader-election Lease.
-    #[arg(long, env = "LEASE_NAME", default_value = "tidb-backup-reconciler")]
+    #[arg(
+        long,
+        env = "RECONCILER_LEASE_NAME",
+        default_value = "tidb-backup-reconciler"
+    )]
     pub lease_name: String,
-    /// Namespace of the Lease (normally the reconciler's own).
+    /// Namespace of the Lease (normally the reconciler's own, from the downward API).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub lease_namespace: String,
-    /// This replica's identity in the Lease (normally the pod name).
+    /// This replica's identity in the Lease (the pod name, from the downward API; default
+    /// the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
     /// How long a Lease that stopped being renewed stays valid.
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECONCILER_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
     /// How long the leader keeps reconciling without a successful renewal.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECONCILER_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub renew_deadline: Duration,
     /// How often to try to acquire or renew the Lease.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECONCILER_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
     pub retry_period: Duration,
     /// Time limit for connecting to TiDB.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECONCILER_TIDB_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub tidb_connect_timeout: Duration,
     /// Backups reconciled at the same time.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, env = "RECONCILER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
     /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "RECONCILER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
@@ -358,34 +363,50 @@ pub fn run_blocking(args: ReconcileArgs) -> ExitCode {
 }
 
 /// Runs the reconciler until SIGTERM/SIGINT.
-pub async fn run(args: ReconcileArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(args: ReconcileArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let client = Client::try_default().await?;
+    let listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
+    serve(client, args, listener, async {
+        signal::terminated().await;
+        info!("shutting down");
+    })
+    .await
+}
+
+/// Runs the reconciler with `client`, its admin port on `listener`, until `shutdown`.
+pub async fn serve(
+    client: Client,
+    args: ReconcileArgs,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let metrics = Arc::new(Metrics::default());
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let readiness = Readiness::new(&["backup CRD"]);
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let shutdown = {
-        let mut rx = shutdown_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-    let _ = &shutdown_rx;
-    let listener = tokio::net::TcpListener::bind(args.admin_addr).await?;
-    info!(addr = %args.admin_addr, "admin port listening");
+    let (admin_stop_tx, admin_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "admin port listening");
+    }
     let admin = tokio::spawn(admin::serve(
         listener,
         readiness.clone(),
         Arc::new(registry),
-        shutdown,
+        async move {
+            let _ = admin_stop_rx.await;
+        },
     ));
 
     // The CRD must be installed before the controller can watch Backups.
     let probe: Api<Backup> = Api::all(client.clone());
-    probe.list(&kube::api::ListParams::default().limit(1)).await.map_err(|e| {
-        format!("cannot list Backups (is the backups.pingcap.com CRD installed and may this service account list it?): {e}")
-    })?;
+    if let Err(e) = probe.list(&kube::api::ListParams::default().limit(1)).await {
+        let _ = admin_stop_tx.send(());
+        let _ = admin.await;
+        return Err(format!(
+            "cannot list Backups (is the backups.pingcap.com CRD installed, and may this service account list Backups?): {e}"
+        )
+        .into());
+    }
     readiness.set("backup CRD", true);
 
     let identity = args
@@ -414,17 +435,13 @@ pub async fn run(args: ReconcileArgs) -> Result<(), Box<dyn std::error::Error>> 
             retry_period: args.retry_period,
         },
     );
-    let signalled = async move {
-        signal::terminated().await;
-        info!("shutting down");
-    };
-    let readiness_on_stop = readiness.clone();
+    let draining = readiness.clone();
     lead(ctx, elector, args.concurrency, async move {
-        signalled.await;
-        readiness_on_stop.start_draining();
+        shutdown.await;
+        draining.start_draining();
     })
     .await;
-    let _ = shutdown_tx.send(true);
+    let _ = admin_stop_tx.send(());
     let _ = admin.await;
     Ok(())
 }

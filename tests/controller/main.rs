@@ -6,3 +6,4 @@ mod gc;
 mod leader;
 mod mariadb;
 mod reconcile;
+mod serve;
