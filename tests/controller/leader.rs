@@ -69,6 +69,7 @@ use tokio::sync::oneshot;
 use super::fake_apiserver::FakeApiServer;
 
 const NS: &str = "test1";
+const OWN_NAMESPACE: &str = "tidb-admin";
 
 fn replica(fake: &FakeApiServer, identity: &str) -> (Arc<Context>, LeaderElector) {
     let client = fake.client();
@@ -94,7 +95,7 @@ fn replica(fake: &FakeApiServer, identity: &str) -> (Arc<Context>, LeaderElector
         retry_period: Duration::from_millis(100),
     };
     let elector = LeaderElector::new(
-        Api::namespaced(client, "kube-system"),
+        Api::namespaced(client, OWN_NAMESPACE),
         "tidb-backup-reconciler",
         identity,
         timing,
@@ -123,7 +124,7 @@ fn holder(fake: &FakeApiServer) -> Option<String> {
     fake.get(
         "coordination.k8s.io/v1",
         "Lease",
-        "kube-system",
+        OWN_NAMESPACE,
         "tidb-backup-reconciler",
     )
     .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
@@ -219,4 +220,6 @@ async fn two_replicas_one_leader_one_job_and_failover() {
         task.await.expect("stopped");
     }
     assert_eq!(holder(&fake), None, "the last leader released the Lease");
+    let checked = super::rbac::assert_all_allowed(&fake.requests());
+    assert!(checked > 10, "{checked}");
 }

@@ -5,5 +5,6 @@ mod fake_apiserver;
 mod gc;
 mod leader;
 mod mariadb;
+mod rbac;
 mod reconcile;
 mod serve;

@@ -410,6 +410,8 @@ async fn a_successful_job_completes_with_brs_numbers_and_restores_the_gc_life_ti
         .filter_map(|c| c["type"].as_str())
         .collect();
     assert_eq!(types, vec!["Prepare", "Scheduled", "Running", "Complete"]);
+    // Secrets, the TidbCluster, pod logs, all Backups: all granted by the shipped RBAC.
+    super::rbac::assert_all_allowed(&h.fake.requests());
 }
 
 #[tokio::test]
