@@ -121,9 +121,40 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
             Step::CreateJob => {
                 create_job(&jobs, &backup, ctx).await?;
             }
+            Step::JobConflict { owner } => {
+                let message = format!(
+                    "Job {namespace}/{job_name} exists but is not owned by this Backup (owner uid {}); waiting for it to be garbage-collected or deleted",
+                    owner.as_deref().unwrap_or("none")
+                );
+                let mut status = backup.status.clone().unwrap_or_default();
+                if !status::is_true(Some(&status), status::RETRY_FAILED)
+                    || condition_message(&status, status::RETRY_FAILED)
+                        != format!("JobConflict: {message}")
+                {
+                    set_condition(
+                        &mut status,
+                        status::RETRY_FAILED,
+                        "JobConflict",
+                        &message,
+                        generation,
+                        now,
+                    );
+                    backup = write_status(&backups, name, &status).await?;
+                    ctx.transition(
+                        &backup,
+                        status::RETRY_FAILED,
+                        EventType::Warning,
+                        "JobConflict",
+                        &message,
+                    )
+                    .await;
+                }
+                return Err(Error::JobConflict(message));
+            }
             Step::MarkScheduled => {
                 let mut status = backup.status.clone().unwrap_or_default();
                 let message = format!("created Job {namespace}/{job_name}");
+                status::recovered(&mut status, generation, now);
                 set_condition(
                     &mut status,
                     status::SCHEDULED,
@@ -324,21 +355,7 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
     let mut status = backup.status.clone().unwrap_or_default();
     status.backup_path = backup_path;
     // A transient failure before is over now.
-    if status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == status::RETRY_FAILED)
-    {
-        status::set_condition_status(
-            &mut status,
-            status::RETRY_FAILED,
-            "False",
-            "Recovered",
-            "",
-            generation,
-            ctx.now(),
-        );
-    }
+    status::recovered(&mut status, generation, ctx.now());
     set_condition(
         &mut status,
         status::PREPARE,

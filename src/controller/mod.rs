@@ -121,6 +121,8 @@ pub enum Error {
     GcHold(String),
     #[error("{0}")]
     GcRestore(String),
+    #[error("{0}")]
+    JobConflict(String),
 }
 
 impl From<guard::GuardError<kube::Error>> for Error {
@@ -145,6 +147,7 @@ impl Error {
             Self::Gc(e) => e.reason(),
             Self::GcHold(_) => "SetTikvGCLifeTimeFailed",
             Self::GcRestore(_) => "ResetTikvGCLifeTimeFailed",
+            Self::JobConflict(_) => "JobConflict",
         }
     }
 
@@ -158,6 +161,7 @@ impl Error {
             Self::Gc(_) => "gc_value",
             Self::GcHold(_) => "gc_hold",
             Self::GcRestore(_) => "gc_restore",
+            Self::JobConflict(_) => "job_conflict",
         }
     }
 }

@@ -84,6 +84,8 @@ pub enum JobOutcome {
 pub struct JobView {
     pub started: Option<Timestamp>,
     pub outcome: Option<JobOutcome>,
+    /// uid of the Job's controller owner.
+    pub owner_uid: Option<String>,
 }
 
 impl JobView {
@@ -109,9 +111,17 @@ impl JobView {
                 at: failed.last_transition_time.as_ref().map(|t| t.0),
             })
         };
+        let owner_uid = job
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| o.uid.clone());
         Self {
             started: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
             outcome,
+            owner_uid,
         }
     }
 }
@@ -180,6 +190,10 @@ pub enum Step {
     Prepare,
     /// Create Job `backup-<name>` (an existing one counts as created).
     CreateJob,
+    /// Job `backup-<name>` exists but belongs to something else (typically a deleted
+    /// Backup of the same name whose Job is still being garbage-collected): wait, never
+    /// adopt its result.
+    JobConflict { owner: Option<String> },
     /// The Job exists: record `Scheduled`.
     MarkScheduled,
     /// BR's pod started: record `Running` with `timeStarted`.
@@ -218,6 +232,11 @@ pub fn next_step(backup: &Backup, job: Option<&JobView>, pod: Option<&PodView>) 
         }
         return Step::CreateJob;
     };
+    if job.owner_uid != backup.metadata.uid {
+        return Step::JobConflict {
+            owner: job.owner_uid.clone(),
+        };
+    }
     if let Some(outcome) = &job.outcome {
         return Step::Finish(outcome.clone());
     }

@@ -72,6 +72,25 @@ pub fn set_condition_status(
     }
 }
 
+/// Marks an earlier `RetryFailed` as over (`False`, reason `Recovered`), if there is one.
+pub fn recovered(status: &mut BackupStatus, generation: Option<i64>, now: Timestamp) {
+    if status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == RETRY_FAILED && c.status == "True")
+    {
+        set_condition_status(
+            status,
+            RETRY_FAILED,
+            "False",
+            "Recovered",
+            "",
+            generation,
+            now,
+        );
+    }
+}
+
 /// Whether condition `type_` is `True`.
 pub fn is_true(status: Option<&BackupStatus>, type_: &str) -> bool {
     status.is_some_and(|s| {

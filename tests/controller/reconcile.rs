@@ -574,3 +574,52 @@ async fn metrics_count_runs_and_transitions() {
     );
     let _ = Timestamp::now;
 }
+
+#[tokio::test]
+async fn a_leftover_job_of_a_deleted_namesake_is_not_adopted() {
+    let h = harness();
+    // The Job of an earlier Backup "b1" (deleted, its Job not yet garbage-collected).
+    h.fake.insert(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "backup-b1", "namespace": NS,
+            "ownerReferences": [{"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup", "name": "b1",
+                                 "uid": "uid-of-the-deleted-backup", "controller": true}]},
+        "status": {"conditions": [{"type": "Complete", "status": "True"}]}
+    }));
+    h.fake.insert(seed_backup("b1", None));
+    let err = h.reconcile("b1").await.expect_err("conflict");
+    assert_eq!(err.metric_label(), "job_conflict");
+    let retry = h.condition("b1", "RetryFailed");
+    assert_eq!(retry["reason"], "JobConflict");
+    assert_eq!(
+        retry["message"],
+        "Job test1/backup-b1 exists but is not owned by this Backup (owner uid uid-of-the-deleted-backup); waiting for it to be garbage-collected or deleted"
+    );
+    assert_ne!(
+        h.status("b1")["phase"],
+        "Complete",
+        "the old result is not taken"
+    );
+
+    // Garbage collection removes the old Job: the Backup gets its own.
+    let client = h.fake.client();
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> = kube::Api::namespaced(client, NS);
+    jobs.delete("backup-b1", &Default::default())
+        .await
+        .expect("delete");
+    h.reconcile("b1").await.expect("after GC");
+    let job = h
+        .fake
+        .get("batch/v1", "Job", NS, "backup-b1")
+        .expect("new Job");
+    assert_eq!(
+        job["metadata"]["ownerReferences"][0]["uid"],
+        h.backup("b1")["metadata"]["uid"]
+    );
+    assert_eq!(h.status("b1")["phase"], "Scheduled");
+    assert_eq!(
+        h.condition("b1", "RetryFailed")["status"],
+        "False",
+        "recovered"
+    );
+}

@@ -348,3 +348,26 @@ fn last_transition_time_moves_only_when_the_status_flips() {
         "a False condition does not become the phase"
     );
 }
+
+#[test]
+fn a_job_owned_by_something_else_is_never_adopted() {
+    let mut b = with_conditions(seed(), &[status::PREPARE, status::SCHEDULED]);
+    b.metadata.uid = Some("new-uid".into());
+    // A deleted Backup of the same name left a finished Job behind.
+    let old = job(json!({
+        "metadata": {"ownerReferences": [{"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+            "name": "demo1-backup-s3", "uid": "old-uid", "controller": true}]},
+        "status": {"conditions": [{"type": "Complete", "status": "True"}]}
+    }));
+    assert_eq!(
+        next_step(&b, Some(&old), None),
+        Step::JobConflict {
+            owner: Some("old-uid".into())
+        }
+    );
+    let mine = job(json!({
+        "metadata": {"ownerReferences": [{"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+            "name": "demo1-backup-s3", "uid": "new-uid", "controller": true}]}
+    }));
+    assert_eq!(next_step(&b, Some(&mine), None), Step::Wait);
+}
