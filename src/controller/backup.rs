@@ -294,19 +294,20 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
             )
             .await;
             sql.close().await;
-            let (record, raised) = result?;
-            Ok::<_, Error>((record, raised, recorded))
+            Ok::<_, Error>((result?, recorded))
         }
         .await;
         match held {
-            Ok((record, raised, recorded)) => {
+            Ok((held, recorded)) => {
                 if let Some(updated) = recorded {
                     backup = updated;
                 }
-                let note = match raised {
+                let record = &held.record;
+                let note = match &held.raised {
                     Some(value) => format!(
-                        "raised {} of cluster {cluster} from {:?} to {value:?} (restored after the backup)",
+                        "raised {} of cluster {cluster} from {:?} to {value:?} ({:?} is restored after the backup)",
                         gc::GC_VARIABLE,
+                        held.current,
                         record.original
                     ),
                     None if record.state == gc::HOLDING => format!(

@@ -29,6 +29,17 @@ impl<E: std::error::Error + 'static> GuardError<E> {
     }
 }
 
+/// What [`hold`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// The record, as persisted.
+    pub record: GcLifeTimeStatus,
+    /// The cluster's value before this hold.
+    pub current: String,
+    /// The value written, when it was raised.
+    pub raised: Option<String>,
+}
+
 /// Holds the GC life time for one Backup before its Job starts. `existing` is the
 /// Backup's own record (present after a crash), `holders` the other `Holding` records
 /// of the cluster. `persist` must durably store the record; it runs before any raise.
@@ -39,7 +50,7 @@ pub async fn hold<E, P>(
     existing: Option<&GcLifeTimeStatus>,
     holders: &[GcLifeTimeStatus],
     persist: P,
-) -> Result<(GcLifeTimeStatus, Option<String>), GuardError<E>>
+) -> Result<Held, GuardError<E>>
 where
     E: std::error::Error + 'static,
     P: AsyncFnOnce(GcLifeTimeStatus) -> Result<(), E>,
@@ -54,7 +65,11 @@ where
     if let Some(value) = &plan.raise_to {
         sql.write(value).await?;
     }
-    Ok((plan.record, plan.raise_to))
+    Ok(Held {
+        record: plan.record,
+        current,
+        raised: plan.raise_to,
+    })
 }
 
 /// Releases the GC life time after a Job ended: hands off to other holders, or restores

@@ -18,7 +18,7 @@ const CLUSTER: &str = "test1/demo1";
 async fn hold_for(db: &MariaDb, desired: &str, holders: &[GcLifeTimeStatus]) -> GcLifeTimeStatus {
     let mut sql = GcLifeTime::connect(&db.endpoint()).await.expect("connect");
     let persisted = Mutex::new(None);
-    let (record, _) = hold(
+    let held = hold(
         &mut sql,
         CLUSTER,
         desired,
@@ -34,10 +34,10 @@ async fn hold_for(db: &MariaDb, desired: &str, holders: &[GcLifeTimeStatus]) -> 
     sql.close().await;
     assert_eq!(
         persisted.lock().expect("lock").as_ref(),
-        Some(&record),
+        Some(&held.record),
         "the record was persisted"
     );
-    record
+    held.record
 }
 
 async fn release_for(
@@ -56,7 +56,7 @@ async fn raises_only_when_lower_and_records_before_raising() {
     let db = MariaDb::start("10m0s").await;
     let mut sql = GcLifeTime::connect(&db.endpoint()).await.expect("connect");
     let seen_at_persist = Mutex::new(None);
-    let (record, raised) = hold(
+    let held = hold(
         &mut sql,
         CLUSTER,
         "72h",
@@ -77,9 +77,10 @@ async fn raises_only_when_lower_and_records_before_raising() {
         .clone()
         .expect("persisted");
     assert_eq!(value_then, "10m0s");
-    assert_eq!(persisted, record);
+    assert_eq!(persisted, held.record);
+    assert_eq!(held.current, "10m0s");
     assert_eq!(
-        record,
+        held.record,
         GcLifeTimeStatus {
             cluster: CLUSTER.into(),
             original: "10m0s".into(),
@@ -87,7 +88,7 @@ async fn raises_only_when_lower_and_records_before_raising() {
             state: "Holding".into()
         }
     );
-    assert_eq!(raised.as_deref(), Some("72h"));
+    assert_eq!(held.raised.as_deref(), Some("72h"));
     assert_eq!(db.gc_life_time().await, "72h");
 }
 
@@ -133,7 +134,7 @@ async fn restores_after_a_crash_between_raise_and_restore() {
     // step is idempotent: the record is kept and 72h is not mistaken for the original.
     let recovered: GcLifeTimeStatus = serde_json::from_str(&stored).expect("status");
     let mut sql = GcLifeTime::connect(&db.endpoint()).await.expect("connect");
-    let (resumed, raised) = hold(
+    let resumed = hold(
         &mut sql,
         CLUSTER,
         "72h",
@@ -148,9 +149,11 @@ async fn restores_after_a_crash_between_raise_and_restore() {
     .await
     .expect("resume");
     sql.close().await;
-    assert_eq!((resumed.clone(), raised), (recovered.clone(), None));
+    assert_eq!(resumed.record, recovered);
+    assert_eq!(resumed.current, "72h");
+    assert_eq!(resumed.raised, None);
 
-    let (_, after) = release_for(&db, &resumed, &[]).await;
+    let (_, after) = release_for(&db, &resumed.record, &[]).await;
     assert_eq!(after.state, "Restored");
     assert_eq!(db.gc_life_time().await, "10m0s");
 }
@@ -165,13 +168,13 @@ async fn a_crash_after_recording_but_before_raising_raises_on_resume() {
         state: "Holding".into(),
     };
     let mut sql = GcLifeTime::connect(&db.endpoint()).await.expect("connect");
-    let (_, raised) = hold(&mut sql, CLUSTER, "72h", Some(&recorded), &[], async |_r| {
+    let resumed = hold(&mut sql, CLUSTER, "72h", Some(&recorded), &[], async |_r| {
         Ok::<_, Infallible>(())
     })
     .await
     .expect("resume");
     sql.close().await;
-    assert_eq!(raised.as_deref(), Some("72h"));
+    assert_eq!(resumed.raised.as_deref(), Some("72h"));
     assert_eq!(db.gc_life_time().await, "72h");
 }
 

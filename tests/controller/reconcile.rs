@@ -328,7 +328,7 @@ async fn a_failed_job_fails_the_backup_and_restores_the_gc_life_time() {
     assert_eq!(h.status("b1")["phase"], "Scheduled");
     assert_eq!(
         h.condition("b1", "Prepare")["message"],
-        "backup path s3://my-bucket/my-folder; raised tikv_gc_life_time of cluster test1/demo1 from \"10m0s\" to \"72h\" (restored after the backup)"
+        "backup path s3://my-bucket/my-folder; raised tikv_gc_life_time of cluster test1/demo1 from \"10m0s\" to \"72h\" (\"10m0s\" is restored after the backup)"
     );
 
     h.add_pod("b1", "Failed");
