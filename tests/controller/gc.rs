@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tidb_backup_webhook::api::GcLifeTimeStatus;
 use tidb_backup_webhook::controller::guard::{hold, release};
-use tidb_backup_webhook::controller::tidb::{GcLifeTime, SqlError};
+use tidb_backup_webhook::controller::tidb::{GcLifeTime, SqlError, TlsMaterial};
 use tidb_backup_webhook::reconcile::gc::ReleasePlan;
 
 use super::mariadb::{MariaDb, READ_ONLY_USER};
@@ -256,5 +256,45 @@ async fn a_failed_restore_reports_the_connection_error() {
             db.port
         )),
         "{err}"
+    );
+}
+
+/// `spec.from` over TLS (a TidbCluster with `spec.tidb.tlsClient.enabled`): the server
+/// refuses plain connections, the guard works over TLS verifying the server's CA.
+#[tokio::test]
+async fn holds_and_restores_over_tls() {
+    let (db, ca) = MariaDb::start_tls("10m0s").await;
+    let plain = GcLifeTime::connect(&db.endpoint()).await;
+    assert!(plain.is_err(), "the server requires TLS");
+    let mut endpoint = db.endpoint();
+    endpoint.tls = Some(TlsMaterial {
+        ca: ca.clone(),
+        identity: None,
+    });
+    let mut sql = GcLifeTime::connect(&endpoint).await.expect("TLS connect");
+    let held = hold(&mut sql, CLUSTER, "72h", None, &[], async |_r| {
+        Ok::<_, Infallible>(())
+    })
+    .await
+    .expect("hold over TLS");
+    sql.close().await;
+    assert_eq!(db.gc_life_time_with(Some(&ca)).await, "72h");
+    release::<SqlError, _>(&held.record, &[], async || {
+        GcLifeTime::connect(&endpoint).await
+    })
+    .await
+    .expect("restore over TLS");
+    assert_eq!(db.gc_life_time_with(Some(&ca)).await, "10m0s");
+
+    // A CA that did not issue the server's certificate is refused.
+    let (_other_db, other_ca) = MariaDb::start_tls("10m0s").await;
+    let mut wrong = db.endpoint();
+    wrong.tls = Some(TlsMaterial {
+        ca: other_ca,
+        identity: None,
+    });
+    assert!(
+        GcLifeTime::connect(&wrong).await.is_err(),
+        "untrusted server certificate"
     );
 }

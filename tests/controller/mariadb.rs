@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use tidb_backup_webhook::controller::tidb::{Endpoint, GcLifeTime};
+use tidb_backup_webhook::controller::tidb::{Endpoint, GcLifeTime, TlsMaterial};
 
 pub const USER: &str = "backup";
 pub const PASSWORD: &str = "backup-password";
@@ -53,6 +53,18 @@ impl MariaDb {
     /// Installs a data directory, starts the server and waits until it accepts the test
     /// account; `gc_life_time` is the initial `tikv_gc_life_time`.
     pub async fn start(gc_life_time: &str) -> Self {
+        Self::start_with(gc_life_time, None).await
+    }
+
+    /// Like [`start`](Self::start), serving only TLS connections with a certificate for
+    /// 127.0.0.1 issued by a fresh CA; returns the CA's PEM too.
+    pub async fn start_tls(gc_life_time: &str) -> (Self, Vec<u8>) {
+        let pki = Pki::new();
+        let db = Self::start_with(gc_life_time, Some(&pki)).await;
+        (db, pki.ca_pem.into_bytes())
+    }
+
+    async fn start_with(gc_life_time: &str, tls: Option<&Pki>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         // Concurrent servers must not share temporary files.
@@ -93,8 +105,25 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
         )
         .expect("write init.sql");
         let port = free_port();
-        let child = Command::new(find(&["mariadbd", "mysqld"]))
-            .arg("--no-defaults")
+        let mut server = Command::new(find(&["mariadbd", "mysqld"]));
+        // --no-defaults must come first.
+        server.arg("--no-defaults");
+        if let Some(pki) = tls {
+            let (ca, cert, key) = (
+                dir.path().join("ca.pem"),
+                dir.path().join("server.pem"),
+                dir.path().join("server-key.pem"),
+            );
+            std::fs::write(&ca, &pki.ca_pem).expect("write ca");
+            std::fs::write(&cert, &pki.server_pem).expect("write cert");
+            std::fs::write(&key, &pki.server_key_pem).expect("write key");
+            server
+                .arg(format!("--ssl-ca={}", ca.display()))
+                .arg(format!("--ssl-cert={}", cert.display()))
+                .arg(format!("--ssl-key={}", key.display()))
+                .arg("--require-secure-transport=ON");
+        }
+        let child = server
             .arg(format!("--datadir={}", data.display()))
             .arg(format!(
                 "--socket={}",
@@ -120,11 +149,12 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
             .spawn()
             .expect("start mariadbd");
         let mut db = Self { child, port, dir };
-        db.wait_ready().await;
+        db.wait_ready(tls.map(|pki| pki.ca_pem.clone().into_bytes()))
+            .await;
         db
     }
 
-    async fn wait_ready(&mut self) {
+    async fn wait_ready(&mut self, ca: Option<Vec<u8>>) {
         // Readiness polling only; the test asserts nothing about how long it takes.
         for _ in 0..600 {
             if let Some(status) = self.child.try_wait().expect("poll mariadbd") {
@@ -132,7 +162,9 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
                     std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
                 panic!("mariadbd exited with {status}:\n{log}");
             }
-            if let Ok(mut conn) = GcLifeTime::connect(&self.endpoint()).await
+            let mut endpoint = self.endpoint();
+            endpoint.tls = ca.clone().map(|ca| TlsMaterial { ca, identity: None });
+            if let Ok(mut conn) = GcLifeTime::connect(&endpoint).await
                 && conn.read().await.is_ok()
             {
                 conn.close().await;
@@ -162,7 +194,15 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
 
     /// The current `tikv_gc_life_time`, read on a separate administrative connection.
     pub async fn gc_life_time(&self) -> String {
+        self.gc_life_time_with(None).await
+    }
+
+    /// [`gc_life_time`](Self::gc_life_time) over TLS trusting `ca`.
+    pub async fn gc_life_time_with(&self, ca: Option<&[u8]>) -> String {
+        let ssl =
+            ca.map(|ca| mysql_async::SslOpts::default().with_root_certs(vec![ca.to_vec().into()]));
         let opts = mysql_async::OptsBuilder::default()
+            .ssl_opts(ssl)
             .ip_or_hostname("127.0.0.1")
             .tcp_port(self.port)
             .user(Some(ADMIN))
@@ -191,5 +231,36 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
 impl Drop for MariaDb {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1.
+struct Pki {
+    ca_pem: String,
+    server_pem: String,
+    server_key_pem: String,
+}
+
+impl Pki {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().expect("ca key");
+        let ca_pem = ca_params.self_signed(&ca_key).expect("ca cert").pem();
+        let issuer = Issuer::from_params(&ca_params, &ca_key);
+        let server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("server params");
+        let server_key = KeyPair::generate().expect("server key");
+        let server_pem = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server cert")
+            .pem();
+        Self {
+            ca_pem,
+            server_pem,
+            server_key_pem: server_key.serialize_pem(),
+        }
     }
 }
