@@ -514,18 +514,28 @@ async fn endpoint(ctx: &Context, backup: &Backup) -> Result<Endpoint, Error> {
                 secret: format!("{namespace}/{secret_name}"),
                 source,
             })?;
+        let ca = secret_bytes(&tls_secret, "ca.crt").ok_or_else(|| Error::MissingSecretKey {
+            secret: format!("{namespace}/{secret_name}"),
+            key: "ca.crt",
+        })?;
         Some(TlsMaterial {
-            ca: secret_bytes(&tls_secret, "ca.crt").unwrap_or_default(),
+            ca,
             identity: secret_bytes(&tls_secret, "tls.crt")
                 .zip(secret_bytes(&tls_secret, "tls.key")),
         })
     } else {
         None
     };
+    let port = from.port.unwrap_or(crate::rules::vocab::DEFAULT_TIDB_PORT);
+    let port = u16::try_from(port).map_err(|_| {
+        Error::Plan(crate::reconcile::PlanError::new(
+            "spec.from.port",
+            format!("must be between 1 and 65535, got {port}"),
+        ))
+    })?;
     Ok(Endpoint {
         host: from.host.clone(),
-        port: u16::try_from(from.port.unwrap_or(crate::rules::vocab::DEFAULT_TIDB_PORT))
-            .unwrap_or(4000),
+        port,
         user: from.user.clone(),
         password,
         tls,
@@ -533,6 +543,7 @@ async fn endpoint(ctx: &Context, backup: &Backup) -> Result<Endpoint, Error> {
     })
 }
 
+/// The value of `key` in `secret` (`data`, else `stringData`); empty counts as absent.
 fn secret_bytes(secret: &Secret, key: &str) -> Option<Vec<u8>> {
     secret
         .data
@@ -546,6 +557,7 @@ fn secret_bytes(secret: &Secret, key: &str) -> Option<Vec<u8>> {
                 .and_then(|d| d.get(key))
                 .map(|s| s.clone().into_bytes())
         })
+        .filter(|value| !value.is_empty())
 }
 
 fn secret_key(secret: &Secret, key: &str) -> Option<String> {

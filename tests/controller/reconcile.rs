@@ -623,3 +623,42 @@ async fn a_leftover_job_of_a_deleted_namesake_is_not_adopted() {
         "recovered"
     );
 }
+
+/// A TidbCluster with `spec.tidb.tlsClient.enabled`: the SQL goes over TLS with the CA
+/// of `<cluster>-tidb-client-secret`; without its `ca.crt` the error names the key.
+#[tokio::test]
+async fn spec_from_uses_client_tls_when_the_cluster_enables_it() {
+    let (db, ca) = MariaDb::start_tls("10m0s").await;
+    let h = harness();
+    h.add_db_secret();
+    h.fake.update(
+        "pingcap.com/v1alpha1",
+        "TidbCluster",
+        NS,
+        "demo1",
+        json!({"spec": {"tidb": {"tlsClient": {"enabled": true}}}}),
+    );
+    h.fake.insert(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "demo1-tidb-client-secret", "namespace": NS},
+        "data": {"tls.crt": "", "tls.key": ""}
+    }));
+    h.fake.insert(seed_backup("b1", Some(db.port)));
+    let err = h.reconcile("b1").await.expect_err("no ca.crt");
+    assert_eq!(
+        err.to_string(),
+        "cannot hold the GC life time: secret test1/demo1-tidb-client-secret has no key \"ca.crt\""
+    );
+
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&ca);
+    h.fake.update(
+        "v1",
+        "Secret",
+        NS,
+        "demo1-tidb-client-secret",
+        json!({"data": {"ca.crt": encoded}}),
+    );
+    h.reconcile("b1").await.expect("over TLS");
+    assert_eq!(db.gc_life_time_with(Some(&ca)).await, "72h");
+    assert_eq!(h.status("b1")["phase"], "Scheduled");
+}
