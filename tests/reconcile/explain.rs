@@ -55,15 +55,26 @@ fn prints_the_defaulted_backup_validation_and_job_with_the_br_command_line() {
     assert_eq!(job.metadata.name.as_deref(), Some("backup-demo1-backup-s3"));
 }
 
+/// The user guide's three Backups: BR's command line for each, as `explain` prints it.
 #[test]
 fn all_three_seed_backups_explain() {
-    for name in [
-        "backup-s3-secret.yaml",
-        "backup-s3-kube2iam.yaml",
-        "backup-s3-irsa.yaml",
+    let storage = "--storage=s3://my-bucket/my-folder --s3.region=us-west-1 --s3.provider=aws --s3.acl=private --s3.storage-class=STANDARD_IA";
+    for (name, iam) in [
+        ("backup-s3-secret.yaml", ""),
+        (
+            "backup-s3-kube2iam.yaml",
+            " --send-credentials-to-tikv=false",
+        ),
+        ("backup-s3-irsa.yaml", " --send-credentials-to-tikv=false"),
     ] {
         let (code, out, err) = explain(&[&format!("{EXAMPLES}/{name}")]);
         assert_eq!(code, 0, "{name}: {err}");
+        let expected =
+            format!("# BR command line: /br backup full --pd=demo1-pd.test1:2379{iam} {storage}\n");
+        assert!(
+            out.contains(&expected),
+            "{name}: expected {expected:?} in\n{out}"
+        );
         assert!(
             out.contains("image: pingcap/br:latest"),
             "{name}: default BR image without --tikv-image"
