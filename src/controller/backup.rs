@@ -52,7 +52,9 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     let namespace = backup.namespace().unwrap_or_default();
     let name = backup.name_any();
     let key = format!("{namespace}/{name}");
-    let result = reconcile_steps(&namespace, &name, &ctx).await;
+    // Boxed: the steps' futures are large, and a reconcile must not depend on the
+    // caller's stack size.
+    let result = Box::pin(reconcile_steps(&namespace, &name, &ctx)).await;
     match &result {
         Ok(_) => ctx.reset_backoff(&key),
         Err(e) => {
@@ -117,9 +119,9 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                 .await;
                 return Ok(Action::await_change());
             }
-            Step::Prepare => backup = prepare(&backups, backup, ctx).await?,
+            Step::Prepare => backup = Box::pin(prepare(&backups, backup, ctx)).await?,
             Step::CreateJob => {
-                create_job(&jobs, &backup, ctx).await?;
+                Box::pin(create_job(&jobs, &backup, ctx)).await?;
             }
             Step::JobConflict { owner } => {
                 let message = format!(
@@ -205,7 +207,7 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                     .as_ref()
                     .and_then(|p| p.started)
                     .or(job_view.as_ref().and_then(|j| j.started));
-                let gc = release_gc(&backup, ctx).await;
+                let gc = Box::pin(release_gc(&backup, ctx)).await;
                 let finished = Finished {
                     outcome: &outcome,
                     job_name: &job_name,
@@ -233,7 +235,7 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                 }
             }
             Step::RetryRelease => {
-                let gc = release_gc(&backup, ctx).await;
+                let gc = Box::pin(release_gc(&backup, ctx)).await;
                 match &gc {
                     GcRelease::Released(record) => {
                         let mut status = backup.status.clone().unwrap_or_default();
