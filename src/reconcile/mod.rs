@@ -13,6 +13,11 @@
 //! [`next_step`] is level-based: it reads only the Backup, its Job and its pod, so a
 //! duplicate event, a restart or a new leader lands on the same step, and each step is
 //! idempotent (a Job that already exists counts as created).
+//!
+//! Extending it: a finalizer (cleanPolicy) is one more [`Step`] chosen first for a Backup
+//! with a deletion timestamp (it must also release a held GC life time, see [`gc`]); a
+//! BackupSchedule planner is a sibling module, run by a second controller inside
+//! [`crate::controller::lead`].
 
 pub mod argv;
 pub mod gc;
