@@ -132,7 +132,8 @@ fn holder(fake: &FakeApiServer) -> Option<String> {
 
 /// Two replicas run the real kube-runtime Controller behind the Lease: only the holder
 /// reconciles (one Job, Events from the holder), progress is driven by watch events (a
-/// Job status change), and after the leader stops the other replica takes over.
+/// pod starting, a Job status change), and after the leader stops the other replica
+/// takes over.
 #[tokio::test]
 async fn two_replicas_one_leader_one_job_and_failover() {
     let fake = FakeApiServer::new();
@@ -186,6 +187,17 @@ async fn two_replicas_one_leader_one_job_and_failover() {
         holder(f).is_some_and(|h| h != leader)
     })
     .await;
+
+    // A pod event reaches the new leader through its pod watch (mapped by label).
+    fake.insert(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "backup-b1-x7k2p", "namespace": NS,
+                     "labels": {"app.kubernetes.io/component": "backup", "app.kubernetes.io/managed-by": "backup-operator",
+                                "app.kubernetes.io/name": "backup", "app.kubernetes.io/instance": "b1",
+                                "tidb.pingcap.com/backup": "b1"}},
+        "status": {"phase": "Running", "startTime": "2026-01-01T00:01:01Z"}
+    }));
+    eventually(&fake, "the Backup to run", |f| phase(f, "b1") == "Running").await;
 
     // A Job status change reaches the new leader through its watch.
     fake.update(
