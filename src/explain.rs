@@ -12,7 +12,7 @@ use crate::api::decode::{self, Decoded, Object};
 use crate::check::read_input;
 use crate::reconcile::job::{ClusterInfo, JobContext, backup_job};
 use crate::reconcile::{PlanError, defaulted};
-use crate::rules::{Severity, validate_backup};
+use crate::rules::Severity;
 
 /// Placeholder for the Backup's uid, which only the apiserver assigns.
 pub const UID_PLACEHOLDER: &str = "<uid of the Backup>";
@@ -45,7 +45,7 @@ pub fn explain_backup(
         backup.metadata.namespace = Some(DEFAULT_NAMESPACE.to_owned());
     }
     let name = backup.metadata.name.clone().unwrap_or_default();
-    let findings = validate_backup(&backup);
+    let findings = crate::reconcile::findings(&backup);
     let valid = !findings.iter().any(|f| f.severity == Severity::Error);
 
     let mut out = String::new();

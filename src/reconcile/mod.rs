@@ -61,9 +61,29 @@ pub fn defaulted(backup: &Backup) -> Backup {
     backup
 }
 
-/// Validation errors of the defaulted Backup (warnings do not stop it).
+/// What this reconciler cannot execute although TiDB Operator could.
+pub fn execution_findings(backup: &Backup) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if backup.spec.use_kms {
+        findings.push(Finding {
+            path: "spec.useKMS".to_owned(),
+            message: "not supported by this reconciler: BR runs without tidb-backup-manager's KMS decryption, so it would get encrypted keys; store plain keys in the secrets and remove useKMS, or let TiDB Operator run this backup".to_owned(),
+            severity: crate::rules::Severity::Error,
+        });
+    }
+    findings
+}
+
+/// Every finding for the defaulted Backup: the rule core's, then [`execution_findings`].
+pub fn findings(backup: &Backup) -> Vec<Finding> {
+    let mut findings = validate_backup(&defaulted(backup));
+    findings.extend(execution_findings(backup));
+    findings
+}
+
+/// The errors among [`findings`] (warnings do not stop a backup).
 pub fn validation_errors(backup: &Backup) -> Vec<Finding> {
-    validate_backup(&defaulted(backup))
+    findings(backup)
         .into_iter()
         .filter(Finding::is_error)
         .collect()

@@ -107,6 +107,23 @@ fn an_invalid_backup_shows_its_errors_and_no_job() {
 }
 
 #[test]
+fn explain_reports_what_the_reconciler_cannot_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("kms.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {name: kms, namespace: ns}\nspec:\n  useKMS: true\n  br: {cluster: demo1}\n  s3: {provider: aws, region: us-west-1, bucket: b, secretName: s3}\n",
+    )
+    .expect("write");
+    let (code, out, _) = explain(&[file.to_str().expect("path")]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("#   error: spec.useKMS: not supported by this reconciler"),
+        "{out}"
+    );
+}
+
+#[test]
 fn unreadable_input_exits_2() {
     let (code, _, err) = explain(&["/nonexistent/backup.yaml"]);
     assert_eq!(code, 2);

@@ -371,3 +371,21 @@ fn a_job_owned_by_something_else_is_never_adopted() {
     }));
     assert_eq!(next_step(&b, Some(&mine), None), Step::Wait);
 }
+
+#[test]
+fn use_kms_cannot_be_executed_without_the_backup_manager() {
+    let mut b = seed();
+    b.spec.use_kms = true;
+    let Step::Invalid(errors) = next_step(&b, None, None) else {
+        panic!("expected Invalid");
+    };
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].path, "spec.useKMS");
+    assert!(
+        errors[0].message.starts_with(
+            "not supported by this reconciler: BR runs without tidb-backup-manager's KMS decryption"
+        ),
+        "{}",
+        errors[0].message
+    );
+}
