@@ -19,13 +19,18 @@ run: build
 	$(BIN) serve --self-signed --ca-out certs/dev-ca.crt --listen 127.0.0.1:8443 --admin-listen 127.0.0.1:8080
 
 ## test: lints, then every test
-test: lint unit
+test: test-deps lint unit
+
+## test-deps: what the tests need besides Rust (MariaDB for the GC-lifetime tests), if missing
+.PHONY: test-deps
+test-deps:
+	scripts/test-deps.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-unit:
+unit: test-deps
 ifneq ($(NEXTEST),)
 	$(CARGO) nextest run --locked --no-fail-fast
 else

@@ -198,7 +198,8 @@ pub fn run(files: &[String], output: Option<OutputFormat>) -> ExitCode {
     }
 }
 
-fn read_input(file: &str) -> std::io::Result<(String, String)> {
+/// Reads a file (`-` is stdin); returns the label to report it by and its text.
+pub fn read_input(file: &str) -> std::io::Result<(String, String)> {
     if file == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::check::{self, OutputFormat};
+use crate::controller::ReconcilerConfig;
 use crate::server::{self, CertSource, ServeConfig, https, tls::CertFiles, webhook};
 use crate::telemetry::{self, LogFormat};
 
@@ -53,6 +54,27 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
+    /// Show what the reconciler would do with Backups, offline: the defaulted Backup, its
+    /// validation result, and the Job (with BR's command line) it would create.
+    ///
+    /// Exits 0 when every Backup is valid, 1 when any is invalid, 2 when an input cannot
+    /// be read or parsed.
+    Explain {
+        /// TiKV image of the TidbCluster (its tag selects `pingcap/br:<tag>`).
+        #[arg(long, value_name = "IMAGE")]
+        tikv_image: Option<String>,
+        /// The TidbCluster has `spec.tlsCluster.enabled` (BR gets the client certificate).
+        #[arg(long)]
+        cluster_tls: bool,
+        /// BR image when neither `spec.toolImage` nor a TiKV image decides it.
+        #[arg(long, value_name = "IMAGE", default_value = crate::reconcile::job::DEFAULT_BR_IMAGE)]
+        br_image: String,
+        /// YAML or JSON files, multi-document allowed; `-` reads stdin.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// Run the Backup reconciler: execute Backups as BR Jobs (leader-elected).
+    Reconcile(ReconcileArgs),
     /// Print the Backup and BackupSchedule CustomResourceDefinitions as YAML.
     Crds {
         /// Write one file per CRD into this directory instead (as in `manifests/crds`).
@@ -160,6 +182,70 @@ impl ServeArgs {
     }
 }
 
+/// Flags of `tidb-backup-webhook reconcile`.
+#[derive(Clone, Debug, Args)]
+pub struct ReconcileArgs {
+    /// Plain-HTTP address of /livez, /readyz and /metrics.
+    #[arg(long, env = "RECONCILER_ADMIN_LISTEN", default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// Reconcile Backups of this namespace only (default: all namespaces).
+    #[arg(long, env = "RECONCILER_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
+    #[arg(long, env = "RECONCILER_BR_IMAGE", default_value = crate::reconcile::job::DEFAULT_BR_IMAGE)]
+    pub br_image: String,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "RECONCILER_LEASE_NAME",
+        default_value = "tidb-backup-reconciler"
+    )]
+    pub lease_name: String,
+    /// Namespace of the Lease (normally the reconciler's own, from the downward API).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease (the pod name, from the downward API; default
+    /// the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// How long a Lease that stopped being renewed stays valid.
+    #[arg(long, env = "RECONCILER_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+    /// How long the leader keeps reconciling without a successful renewal.
+    #[arg(long, env = "RECONCILER_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub renew_deadline: Duration,
+    /// How often to try to acquire or renew the Lease.
+    #[arg(long, env = "RECONCILER_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub retry_period: Duration,
+    /// Time limit for connecting to TiDB.
+    #[arg(long, env = "RECONCILER_TIDB_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub tidb_connect_timeout: Duration,
+    /// Backups reconciled at the same time.
+    #[arg(long, env = "RECONCILER_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// Log line format.
+    #[arg(long, env = "RECONCILER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ReconcileArgs {
+    fn config(&self) -> ReconcilerConfig {
+        ReconcilerConfig {
+            admin_listen: self.admin_listen,
+            namespace: self.namespace.clone(),
+            br_image: self.br_image.clone(),
+            lease_name: self.lease_name.clone(),
+            lease_namespace: self.lease_namespace.clone(),
+            identity: self.identity.clone(),
+            lease_duration: self.lease_duration,
+            renew_deadline: self.renew_deadline,
+            retry_period: self.retry_period,
+            tidb_connect_timeout: self.tidb_connect_timeout,
+            concurrency: self.concurrency,
+        }
+    }
+}
+
 impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
@@ -177,6 +263,24 @@ impl Cli {
                 }
             }
             Command::Check { output, files } => check::run(&files, output),
+            Command::Explain {
+                tikv_image,
+                cluster_tls,
+                br_image,
+                files,
+            } => crate::explain::run(
+                &files,
+                &crate::explain::ExplainOptions {
+                    tikv_image,
+                    cluster_tls,
+                    default_br_image: br_image,
+                },
+            ),
+            Command::Reconcile(args) => {
+                telemetry::init(args.log_format, "info");
+                install_crypto_provider();
+                crate::controller::run_blocking(args.config())
+            }
             Command::Crds { out_dir } => match write_crds(out_dir.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -2,15 +2,24 @@
 //! tidb-backup-webhook: admission webhook, offline validator and slim reconciler for
 //! TiDB Operator `Backup` and `BackupSchedule` resources.
 //!
-//! Layers, each depending only on those before it: [`api`] (types, CRDs, decoding) ←
-//! [`rules`] (pure defaulting and validation) ← [`check`] (offline validation service) ←
-//! [`cli`] (the command line).
+//! Layers, each depending only on those before it:
+//!
+//! - [`api`] (types, CRDs, decoding) ← [`rules`] (pure defaulting and validation) ←
+//!   [`admission`] (review in, decision and JSON Patch out, no IO) ← [`server`] (HTTPS,
+//!   TLS, admin port, metrics);
+//! - [`rules`] ← [`reconcile`] (pure planning: Job, BR command line, status, GC-lifetime
+//!   guard) ← [`controller`] (kube client, SQL, leader election around it);
+//! - offline services: [`check`] (validation) and [`explain`] (the reconciler's plan);
+//!   [`certs`] (certificates); [`cli`] (every command and flag).
 
 pub mod admission;
 pub mod api;
 pub mod certs;
 pub mod check;
 pub mod cli;
+pub mod controller;
+pub mod explain;
+pub mod reconcile;
 pub mod rules;
 pub mod server;
 pub mod telemetry;

@@ -323,6 +323,34 @@ pub struct BackupStatus {
     pub phase: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<BackupCondition>,
+    /// How this backup holds the cluster's `tikv_gc_life_time` (written by the reconciler
+    /// before it raises the value, so a restart still restores it).
+    #[serde(
+        rename = "tikvGCLifeTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tikv_gc_life_time: Option<GcLifeTimeStatus>,
+}
+
+/// The reconciler's record of the `tikv_gc_life_time` it holds for a backup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GcLifeTimeStatus {
+    /// The TidbCluster whose GC life time is held, as `<namespace>/<name>`.
+    #[serde(default)]
+    pub cluster: String,
+    /// The value before the first of the overlapping backups of this cluster raised it;
+    /// restored after the last of them ends.
+    #[serde(default)]
+    pub original: String,
+    /// The value held during this backup (`spec.tikvGCLifeTime`).
+    #[serde(default)]
+    pub held: String,
+    /// `Holding`, `Restored`, `HandedOff` (another running backup restores later) or
+    /// `Unchanged` (the value was already long enough).
+    #[serde(default)]
+    pub state: String,
 }
 
 /// One condition of a Backup; `type` is one of TiDB Operator's condition types

@@ -1,0 +1,139 @@
+//! `reconcile` as a process runs it (minus the kubeconfig): the admin port answers
+//! `/livez`, turns `/readyz` on once Backups can be listed, exports the metrics, and the
+//! replica leads, reconciles and gives the Lease up on shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::json;
+use tidb_backup_webhook::controller::{ReconcilerConfig, serve};
+use tidb_backup_webhook::reconcile::job::DEFAULT_BR_IMAGE;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::fake_apiserver::FakeApiServer;
+
+fn args() -> ReconcilerConfig {
+    ReconcilerConfig {
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        namespace: None,
+        br_image: DEFAULT_BR_IMAGE.into(),
+        lease_name: "tidb-backup-reconciler".into(),
+        lease_namespace: "tidb-admin".into(),
+        identity: Some("reconciler-0".into()),
+        lease_duration: Duration::from_secs(3),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(100),
+        tidb_connect_timeout: Duration::from_secs(5),
+        concurrency: 2,
+    }
+}
+
+/// `(status code, body)` of a plain HTTP GET.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (code, body)
+}
+
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn admin_port_readiness_metrics_and_shutdown() {
+    let fake = FakeApiServer::new();
+    fake.insert(json!({
+        "apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+        "metadata": {"name": "b1", "namespace": "test1"},
+        "spec": {"br": {"cluster": "demo1"}, "s3": {"provider": "minio", "endpoint": "http://minio:9000", "bucket": "b"}}
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(fake.client(), args(), listener, async move {
+        let _ = stop_rx.await;
+    }));
+
+    assert_eq!(get(addr, "/livez").await, (200, "ok\n".to_owned()));
+    eventually("/readyz", || async {
+        get(addr, "/readyz").await == (200, "ok\n".to_owned())
+    })
+    .await;
+    eventually("the Backup to be scheduled", || async {
+        fake.get("pingcap.com/v1alpha1", "Backup", "test1", "b1")
+            .is_some_and(|b| b["status"]["phase"] == "Scheduled")
+    })
+    .await;
+    let (code, metrics) = get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("tidb_backup_reconcile_leader 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tidb_backup_reconcile_transitions_total{condition=\"Scheduled\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE tidb_backup_reconcile_duration_seconds histogram\n"),
+        "{metrics}"
+    );
+
+    let _ = stop_tx.send(());
+    task.await.expect("join").expect("clean exit");
+    let lease = fake
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "tidb-admin",
+            "tidb-backup-reconciler",
+        )
+        .expect("lease");
+    assert!(
+        lease["spec"]
+            .get("holderIdentity")
+            .is_none_or(|h| h.is_null()),
+        "released: {lease}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the admin port is closed"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_crd_is_a_clear_startup_error() {
+    let fake = FakeApiServer::new();
+    fake.fail_once("GET", "/apis/pingcap.com/v1alpha1/backups", 404, "NotFound");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let err = serve(fake.client(), args(), listener, std::future::pending())
+        .await
+        .expect_err("no CRD");
+    assert!(
+        err.to_string().starts_with("cannot list Backups (is the backups.pingcap.com CRD installed, and may this service account list Backups?): "),
+        "{err}"
+    );
+}
