@@ -12,11 +12,13 @@ all: build
 build:
 	$(CARGO) build --release --locked
 
-## run: the main job: the webhook on loopback with a self-signed certificate
+## run: the main job: the webhook on loopback with a self-signed certificate, no cluster
+## needed (static IAM configuration for the guide's test1/demo1 cluster)
 run: build
 	@echo "Webhook on https://localhost:8443 (admin on http://127.0.0.1:8080). Try, from another terminal:"
 	@echo "  curl --cacert certs/dev-ca.crt -H 'Content-Type: application/json' --data @manifests/examples/review-backup-create.json https://localhost:8443/mutate"
-	$(BIN) serve --self-signed --ca-out certs/dev-ca.crt --listen 127.0.0.1:8443 --admin-listen 127.0.0.1:8080
+	$(BIN) serve --no-kube --self-signed --ca-out certs/dev-ca.crt --listen 127.0.0.1:8443 --admin-listen 127.0.0.1:8080 \
+	  --iam-role test1/demo1=arn:aws:iam::123456789012:role/user
 
 ## test: lints, then every test
 test: test-deps lint unit

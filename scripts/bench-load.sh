@@ -63,7 +63,7 @@ load minimal-max /validate
 load minimal-rate /validate -q "$RATE"
 stop minimal
 
-RUST_LOG=warn start target/release/tidb-backup-webhook serve --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
+RUST_LOG=warn start target/release/tidb-backup-webhook serve --no-kube --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
   --listen "127.0.0.1:$PORT" --admin-listen 127.0.0.1:18080 --shutdown-delay 0s
 load webhook-mutate-max /mutate
 load webhook-validate-max /validate

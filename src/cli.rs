@@ -147,10 +147,39 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "WEBHOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// IAM role for the pods of a TiDB cluster: `NAMESPACE/CLUSTER=ROLE`, ROLE a role ARN or,
+    /// with --base-role-arn, a role name. Repeat for each cluster.
+    #[arg(
+        long = "iam-role",
+        env = "WEBHOOK_IAM_ROLES",
+        value_delimiter = ',',
+        value_name = "NAMESPACE/CLUSTER=ROLE"
+    )]
+    pub iam_roles: Vec<String>,
+    /// YAML file with `iamRoles: [{namespace, cluster, role, serviceAccount}]` (e.g. a
+    /// mounted ConfigMap).
+    #[arg(long, env = "WEBHOOK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// ARN prefix for bare role names, as kube2iam's `--base-role-arn`
+    /// (e.g. `arn:aws:iam::123456789012:role/`).
+    #[arg(long, env = "WEBHOOK_BASE_ROLE_ARN", value_name = "ARN")]
+    pub base_role_arn: Option<String>,
+    /// Set `serviceAccountName` of TiKV, backup and clean pods for IRSA when it is empty or
+    /// `default` (never overrides another service account).
+    #[arg(long, env = "WEBHOOK_INJECT_SERVICE_ACCOUNT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub inject_service_account: bool,
+    /// Run without a cluster connection: only statically configured roles are injected.
+    #[arg(long, env = "WEBHOOK_NO_KUBE")]
+    pub no_kube: bool,
 }
 
 impl ServeArgs {
-    fn config(&self) -> ServeConfig {
+    fn config(&self) -> Result<ServeConfig, crate::iam::ConfigError> {
+        let iam = crate::iam::StaticConfig::load(
+            &self.iam_roles,
+            self.config.as_deref(),
+            self.base_role_arn.as_deref(),
+        )?;
         let certs = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) if !self.self_signed => CertSource::Files(CertFiles {
                 cert: cert.clone(),
@@ -160,7 +189,7 @@ impl ServeArgs {
                 ca_out: self.ca_out.clone(),
             },
         };
-        ServeConfig {
+        Ok(ServeConfig {
             listen: self.listen,
             admin_listen: self.admin_listen,
             certs,
@@ -178,7 +207,10 @@ impl ServeArgs {
                 max_in_flight: self.max_in_flight,
                 ..Default::default()
             },
-        }
+            iam,
+            inject_service_account: self.inject_service_account,
+            watch_cluster: !self.no_kube,
+        })
     }
 }
 
@@ -313,6 +345,13 @@ fn install_crypto_provider() {
 fn serve(args: &ServeArgs) -> ExitCode {
     telemetry::init(args.log_format, "info");
     install_crypto_provider();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -323,7 +362,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(args.config())) {
+    match runtime.block_on(server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "cannot serve");

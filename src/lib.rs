@@ -19,6 +19,7 @@ pub mod check;
 pub mod cli;
 pub mod controller;
 pub mod explain;
+pub mod iam;
 pub mod reconcile;
 pub mod rules;
 pub mod server;

@@ -5,6 +5,7 @@ mod received;
 pub mod review;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,7 +18,13 @@ use crate::api::decode::typed_fast;
 use crate::api::{
     Backup, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus, BackupSpec, BackupStatus,
 };
+use crate::iam::pod::{self, PodView};
+use crate::iam::{
+    IamResolver, IdentityField, Source, conflicts_with, declared_identity, static_injection,
+    target_of,
+};
 use crate::rules::update::started_phase;
+use crate::rules::vocab::IAM_ROLE_ANNOTATION;
 use crate::rules::{self, Finding, Severity};
 use review::{AdmissionRequest, AdmissionResponse, ReviewError};
 
@@ -59,15 +66,27 @@ pub struct Summary {
     pub mutated: bool,
     /// HTTP-style code of the decision (200 allowed, 4xx/5xx denied).
     pub code: u16,
+    /// IAM identities injected (`role`, `serviceAccount`).
+    pub iam_injected: Vec<&'static str>,
+    /// Different identities were declared for the object's TiDB cluster.
+    pub iam_conflict: bool,
 }
 
-/// Answers AdmissionReviews. Holds configuration, never state that changes per request.
+/// Answers AdmissionReviews. Holds configuration and read-only views of the watch cache,
+/// never state that changes per request.
 #[derive(Debug, Default, Clone)]
-pub struct Admission {}
+pub struct Admission {
+    iam: Arc<IamResolver>,
+}
 
 impl Admission {
     pub fn new() -> Self {
-        Self {}
+        Self::default()
+    }
+
+    /// Admission that injects IAM identities resolved by `iam`.
+    pub fn with_iam(iam: Arc<IamResolver>) -> Self {
+        Self { iam }
     }
 
     /// Decodes a review body and answers it in the same API version.
@@ -85,6 +104,15 @@ impl Admission {
             allowed: response.allowed,
             mutated: response.patch.is_some(),
             code: response.code(),
+            iam_injected: [
+                (pod::AUDIT_ROLE, "role"),
+                (pod::AUDIT_SERVICE_ACCOUNT, "serviceAccount"),
+            ]
+            .into_iter()
+            .filter(|(key, _)| response.audit_annotations.contains_key(*key))
+            .map(|(_, what)| what)
+            .collect(),
+            iam_conflict: response.audit_annotations.contains_key(pod::AUDIT_CONFLICT),
         };
         let body = review::encode(review.api_version, &response)
             .map_err(|e| ReviewError::Json(format!("cannot encode the response: {e}")))?;
@@ -99,9 +127,12 @@ impl Admission {
             kind.version.as_str(),
             kind.kind.as_str(),
         ) {
-            ("pingcap.com", "v1alpha1", "Backup") => admit::<Backup>(endpoint, request),
+            ("pingcap.com", "v1alpha1", "Backup") => admit::<Backup>(endpoint, request, &self.iam),
             ("pingcap.com", "v1alpha1", "BackupSchedule") => {
-                admit::<BackupSchedule>(endpoint, request)
+                admit::<BackupSchedule>(endpoint, request, &self.iam)
+            }
+            ("", "v1", "Pod") if endpoint == Endpoint::Mutate && request.operation == "CREATE" => {
+                inject_pod(request, &self.iam)
             }
             // Not ours: allowed untouched.
             _ => AdmissionResponse::allow(&request.uid),
@@ -140,8 +171,14 @@ fn object_name(request: &AdmissionRequest) -> String {
 }
 
 /// What the webhook needs to know of each kind it admits.
-trait Admitted: Clone + PartialEq + Sized {
+trait Admitted: kube::Resource<DynamicType = ()> + Clone + PartialEq + Sized {
     const KIND: &'static str;
+    /// Where `spec.backupTemplate`-style fields live: `spec` or `spec.backupTemplate`.
+    const BACKUP_SPEC_PATH: &'static str;
+    /// The Backup spec (a schedule's template) whose identity fields IAM reads.
+    fn backup_spec(&self) -> &BackupSpec;
+    fn backup_spec_mut(&mut self) -> &mut BackupSpec;
+    fn iam_source(&self) -> Source;
     type Spec: DeserializeOwned + Serialize + Clone + PartialEq;
     type Status: DeserializeOwned;
     fn assemble(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self;
@@ -158,6 +195,19 @@ trait Admitted: Clone + PartialEq + Sized {
 
 impl Admitted for Backup {
     const KIND: &'static str = "Backup";
+    const BACKUP_SPEC_PATH: &'static str = "spec";
+    fn backup_spec(&self) -> &BackupSpec {
+        &self.spec
+    }
+    fn backup_spec_mut(&mut self) -> &mut BackupSpec {
+        &mut self.spec
+    }
+    fn iam_source(&self) -> Source {
+        Source::Backup {
+            namespace: self.metadata.namespace.clone().unwrap_or_default(),
+            name: self.metadata.name.clone().unwrap_or_default(),
+        }
+    }
     type Spec = BackupSpec;
     type Status = BackupStatus;
     fn assemble(metadata: ObjectMeta, spec: BackupSpec, status: Option<BackupStatus>) -> Self {
@@ -186,6 +236,19 @@ impl Admitted for Backup {
 
 impl Admitted for BackupSchedule {
     const KIND: &'static str = "BackupSchedule";
+    const BACKUP_SPEC_PATH: &'static str = "spec.backupTemplate";
+    fn backup_spec(&self) -> &BackupSpec {
+        &self.spec.backup_template
+    }
+    fn backup_spec_mut(&mut self) -> &mut BackupSpec {
+        &mut self.spec.backup_template
+    }
+    fn iam_source(&self) -> Source {
+        Source::BackupSchedule {
+            namespace: self.metadata.namespace.clone().unwrap_or_default(),
+            name: self.metadata.name.clone().unwrap_or_default(),
+        }
+    }
     type Spec = BackupScheduleSpec;
     type Status = BackupScheduleStatus;
     fn assemble(
@@ -235,7 +298,11 @@ fn decode_object<T: Admitted>(raw: Option<&RawValue>, field: &str) -> Result<Obj
     })
 }
 
-fn admit<T: Admitted>(endpoint: Endpoint, request: &AdmissionRequest) -> AdmissionResponse {
+fn admit<T: Admitted>(
+    endpoint: Endpoint,
+    request: &AdmissionRequest,
+    iam: &IamResolver,
+) -> AdmissionResponse {
     let uid = request.uid.as_str();
     let update = match request.operation.as_str() {
         "CREATE" => false,
@@ -257,32 +324,97 @@ fn admit<T: Admitted>(endpoint: Endpoint, request: &AdmissionRequest) -> Admissi
         None
     };
     match endpoint {
-        Endpoint::Mutate => mutate(uid, new, old.as_ref()),
-        Endpoint::Validate => validate(
-            uid,
-            &object_name(request),
-            &new.object,
-            new.unknown_fields,
-            old.as_ref(),
-        ),
+        Endpoint::Mutate => mutate(uid, new, old.as_ref(), iam),
+        Endpoint::Validate => {
+            let conflicts = if update {
+                Vec::new()
+            } else {
+                iam_conflict_warnings(&new.object, iam, &request.namespace)
+            };
+            let mut response = validate(
+                uid,
+                &object_name(request),
+                &new.object,
+                new.unknown_fields,
+                old.as_ref(),
+            );
+            response.warnings.extend(conflicts);
+            response
+        }
     }
 }
 
-/// Defaults the object and answers the change of `spec` as a JSON Patch, after checking
-/// that the patch, applied to the spec as received, yields exactly the defaulted spec and
-/// adds no validation error.
-fn mutate<T: Admitted>(uid: &str, received: Object<T>, old: Option<&T>) -> AdmissionResponse {
+/// Defaults the object (after adding the statically configured IAM identity, which the
+/// defaults then follow) and answers the change as a JSON Patch, after checking that the
+/// patch, applied to the object as received, yields exactly that object and adds no
+/// validation error.
+fn mutate<T: Admitted>(
+    uid: &str,
+    received: Object<T>,
+    old: Option<&T>,
+    iam: &IamResolver,
+) -> AdmissionResponse {
     if old.is_some_and(Admitted::frozen) {
         return AdmissionResponse::allow(uid);
     }
     let object = received.object;
+    let namespace = object.meta().namespace.clone().unwrap_or_default();
+    let original_annotations = object.meta().annotations.clone();
     let mut defaulted = object.clone();
+    let mut ops = Vec::new();
+    let mut audit = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let injection = static_injection(
+        iam,
+        original_annotations.as_ref(),
+        object.backup_spec(),
+        &namespace,
+    );
+    if let Some((cluster, identity)) = &injection {
+        if let Some(role) = &identity.role {
+            defaulted
+                .meta_mut()
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(IAM_ROLE_ANNOTATION.to_owned(), role.clone());
+            ops.push(pod::add_annotation(
+                original_annotations.is_some(),
+                IAM_ROLE_ANNOTATION,
+                role,
+            ));
+            audit.insert(
+                pod::AUDIT_ROLE.to_owned(),
+                format!("{role} (from static configuration for TiDB cluster {cluster})"),
+            );
+            warnings.push(format!(
+                "metadata.annotations[{IAM_ROLE_ANNOTATION}]: set to {role}, configured for TiDB cluster {cluster}"
+            ));
+        }
+        if let Some(sa) = &identity.service_account {
+            let spec = defaulted.backup_spec_mut();
+            spec.service_account = sa.clone();
+            // IRSA: TiKV uses its own service account's role, BR has no keys to send.
+            if let Some(br) = spec.br.as_mut()
+                && br.send_cred_to_tikv.is_none()
+            {
+                br.send_cred_to_tikv = Some(false);
+            }
+            audit.insert(
+                pod::AUDIT_SERVICE_ACCOUNT.to_owned(),
+                format!("{sa} (from static configuration for TiDB cluster {cluster})"),
+            );
+            warnings.push(format!(
+                "{}.serviceAccount: set to {sa}, configured for TiDB cluster {cluster}",
+                T::BACKUP_SPEC_PATH
+            ));
+        }
+    }
     let filled = defaulted.apply_defaults();
-    if filled.is_empty() {
+    if injection.is_none() && filled.is_empty() {
         return AdmissionResponse::allow(uid);
     }
     let internal = |message: String| AdmissionResponse::deny(uid, 500, "InternalError", message);
-    // Both sides go through the types, so only the defaults differ. An object without a
+    // Both sides go through the types, so only the changes differ. An object without a
     // spec gets the whole defaulted spec added.
     let wrap = |spec: &T::Spec, present: bool| -> serde_json::Result<Value> {
         Ok(if present {
@@ -296,11 +428,17 @@ fn mutate<T: Admitted>(uid: &str, received: Object<T>, old: Option<&T>) -> Admis
         (Ok(before), Ok(after)) => (before, after),
         (Err(e), _) | (_, Err(e)) => return internal(format!("cannot serialise the spec: {e}")),
     };
-    let patch = json_patch::diff(&before, &after);
-    let mut patched = match received.spec_json {
-        Some(spec) => serde_json::json!({ "spec": spec }),
-        None => serde_json::json!({}),
-    };
+    ops.extend(json_patch::diff(&before, &after).0);
+    let patch = json_patch::Patch(ops);
+
+    // Verify on the parts of the object as received that the patch touches.
+    let mut patched = serde_json::json!({ "metadata": {} });
+    if let Some(annotations) = &original_annotations {
+        patched["metadata"]["annotations"] = serde_json::json!(annotations);
+    }
+    if let Some(spec) = received.spec_json {
+        patched["spec"] = spec;
+    }
     if let Err(e) = json_patch::patch(&mut patched, &patch) {
         return internal(format!("defaulting patch does not apply: {e}"));
     }
@@ -308,6 +446,15 @@ fn mutate<T: Admitted>(uid: &str, received: Object<T>, old: Option<&T>) -> Admis
         Ok(result) if &result == defaulted.spec() => {}
         Ok(_) => return internal("defaulting patch does not reproduce the defaulted spec".into()),
         Err(e) => return internal(format!("defaulting patch breaks the spec: {e}")),
+    }
+    let annotation = patched["metadata"]["annotations"][IAM_ROLE_ANNOTATION].as_str();
+    let expected = defaulted
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(IAM_ROLE_ANNOTATION));
+    if annotation != expected.map(String::as_str) {
+        return internal("IAM patch does not reproduce the role annotation".into());
     }
     let errors_before: Vec<Finding> = object
         .validate()
@@ -325,8 +472,60 @@ fn mutate<T: Admitted>(uid: &str, received: Object<T>, old: Option<&T>) -> Admis
         Ok(response) => response,
         Err(e) => return internal(format!("cannot encode the patch: {e}")),
     };
-    response.audit_annotations =
-        BTreeMap::from([(AUDIT_DEFAULTED_FIELDS.to_owned(), filled.join(","))]);
+    if !filled.is_empty() {
+        audit.insert(AUDIT_DEFAULTED_FIELDS.to_owned(), filled.join(","));
+    }
+    response.audit_annotations = audit;
+    response.warnings = warnings;
+    response
+}
+
+/// Warnings when a new object declares an identity that disagrees with the one the
+/// webhook already knows for its cluster.
+fn iam_conflict_warnings<T: Admitted>(
+    object: &T,
+    iam: &IamResolver,
+    request_namespace: &str,
+) -> Vec<String> {
+    let namespace = object
+        .meta()
+        .namespace
+        .clone()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| request_namespace.to_owned());
+    let identity = declared_identity(object.meta().annotations.as_ref(), object.backup_spec());
+    let Some(cluster) = target_of(object.backup_spec(), &namespace) else {
+        return Vec::new();
+    };
+    conflicts_with(iam, &cluster, &identity, &object.iam_source())
+        .into_iter()
+        .map(|(field, message)| {
+            let path = match field {
+                IdentityField::Role => format!("metadata.annotations[{IAM_ROLE_ANNOTATION}]"),
+                IdentityField::ServiceAccount => format!("{}.serviceAccount", T::BACKUP_SPEC_PATH),
+            };
+            format!("{path}: {message}")
+        })
+        .collect()
+}
+
+/// Gives a TiKV, backup or clean pod its cluster's IAM identity. Never denies: pods
+/// are never blocked by this webhook.
+fn inject_pod(request: &AdmissionRequest, iam: &IamResolver) -> AdmissionResponse {
+    let uid = request.uid.as_str();
+    let pod: Option<PodView> = request
+        .object
+        .as_deref()
+        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    let Some(pod) = pod else {
+        return AdmissionResponse::allow(uid);
+    };
+    let decision = pod::decide(&pod, &request.namespace, iam);
+    let mut response = AdmissionResponse::allow(uid)
+        .with_patch(&decision.patch)
+        .unwrap_or_else(|_| AdmissionResponse::allow(uid));
+    response.warnings = decision.warnings;
+    response.audit_annotations = decision.audit;
     response
 }
 

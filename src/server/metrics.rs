@@ -30,6 +30,19 @@ pub struct WebhookLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IamLabels {
+    /// Kind of the object mutated (Pod, Backup, BackupSchedule).
+    pub kind: String,
+    /// `role` or `serviceAccount`.
+    pub identity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
     pub result: String,
 }
@@ -42,6 +55,8 @@ pub struct WebhookMetrics {
     pub in_flight: Family<WebhookLabel, Gauge>,
     pub cert_not_after: Gauge,
     pub cert_reloads: Family<ResultLabel, Counter>,
+    pub iam_injections: Family<IamLabels, Counter>,
+    pub iam_conflicts: Family<KindLabel, Counter>,
 }
 
 impl WebhookMetrics {
@@ -56,6 +71,8 @@ impl WebhookMetrics {
             in_flight: Family::default(),
             cert_not_after: Gauge::default(),
             cert_reloads: Family::default(),
+            iam_injections: Family::default(),
+            iam_conflicts: Family::default(),
         };
         let registry = registry.sub_registry_with_prefix(PREFIX);
         registry.register(
@@ -82,6 +99,16 @@ impl WebhookMetrics {
             "webhook_certificate_reloads",
             "Attempts to load a changed serving certificate, by result",
             metrics.cert_reloads.clone(),
+        );
+        registry.register(
+            "webhook_iam_injections",
+            "IAM identities injected, by object kind and identity (role, serviceAccount)",
+            metrics.iam_injections.clone(),
+        );
+        registry.register(
+            "webhook_iam_conflicts",
+            "Admissions that found different IAM identities declared for one TiDB cluster",
+            metrics.iam_conflicts.clone(),
         );
         metrics
     }

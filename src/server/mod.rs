@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Admission;
 use crate::certs::{Authority, CertError};
+use crate::iam::{Declarations, IamResolver, StaticConfig};
 use admin::Readiness;
 use metrics::WebhookMetrics;
 use tls::{CertFiles, CertStore, TlsError};
@@ -50,6 +51,12 @@ pub struct ServeConfig {
     pub shutdown_delay: Duration,
     pub connections: https::ConnectionLimits,
     pub reviews: webhook::Limits,
+    /// Roles and service accounts configured per TiDB cluster.
+    pub iam: StaticConfig,
+    /// Set pods' `serviceAccountName` for IRSA (when empty or `default`).
+    pub inject_service_account: bool,
+    /// Watch Backups and BackupSchedules (needs a cluster connection); off with `--no-kube`.
+    pub watch_cluster: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,8 @@ pub enum ServeError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Cert(#[from] CertError),
+    #[error("cannot connect to the cluster (use --no-kube to run without one): {0}")]
+    Kube(#[from] kube::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -90,7 +99,19 @@ pub async fn serve(
     let mut registry = Registry::default();
     let metrics = WebhookMetrics::register(&mut registry);
     let registry = Arc::new(registry);
-    let readiness = Readiness::new(&["certificate", "https-listener"]);
+    let checks: &[&'static str] = if config.watch_cluster {
+        &["certificate", "https-listener", "iam-cache"]
+    } else {
+        &["certificate", "https-listener"]
+    };
+    let readiness = Readiness::new(checks);
+    let declarations = if config.watch_cluster {
+        Some(watch_iam_declarations(readiness.clone()).await?)
+    } else {
+        None
+    };
+    let mut resolver = IamResolver::new(config.iam.clone(), declarations);
+    resolver.inject_service_account = config.inject_service_account;
 
     let (store, files) = load_certificate(&config.certs, metrics.clone())?;
     readiness.set("certificate", true);
@@ -116,7 +137,11 @@ pub async fn serve(
     let watch_task =
         files.map(|files| tokio::spawn(tls::watch(store, files, config.cert_poll, stopped())));
 
-    let app = webhook::router(Admission::new(), metrics, &config.reviews);
+    let app = webhook::router(
+        Admission::with_iam(Arc::new(resolver)),
+        metrics,
+        &config.reviews,
+    );
     let https_addr = https_listener.local_addr().ok();
     tracing::info!(
         https = %display_addr(https_addr),
@@ -149,6 +174,23 @@ pub async fn serve(
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the watch cache of IAM declarations; readiness waits for its first LIST.
+async fn watch_iam_declarations(
+    readiness: Arc<Readiness>,
+) -> Result<Box<dyn Declarations>, ServeError> {
+    let client = kube::Client::try_default().await?;
+    let (declarations, run) = crate::iam::watch::watch(client);
+    tokio::spawn(run);
+    let synced = declarations.clone();
+    tokio::spawn(async move {
+        if synced.wait_until_ready().await {
+            readiness.set("iam-cache", true);
+            tracing::info!("IAM watch cache synced");
+        }
+    });
+    Ok(Box::new(declarations))
 }
 
 fn display_addr(addr: Option<SocketAddr>) -> String {

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::metrics::{RequestLabels, WebhookLabel, WebhookMetrics};
+use super::metrics::{IamLabels, KindLabel, RequestLabels, WebhookLabel, WebhookMetrics};
 use crate::admission::{Admission, Endpoint, Summary};
 use crate::rules::duration::GoDuration;
 
@@ -155,6 +155,23 @@ fn record(metrics: &WebhookMetrics, webhook: &WebhookLabel, summary: &Summary, e
         .latency
         .get_or_create(webhook)
         .observe(elapsed.as_secs_f64());
+    for identity in &summary.iam_injected {
+        metrics
+            .iam_injections
+            .get_or_create(&IamLabels {
+                kind: summary.kind.clone(),
+                identity: (*identity).to_owned(),
+            })
+            .inc();
+    }
+    if summary.iam_conflict {
+        metrics
+            .iam_conflicts
+            .get_or_create(&KindLabel {
+                kind: summary.kind.clone(),
+            })
+            .inc();
+    }
 }
 
 /// The HTTP response, and the review summary when the body was a review.

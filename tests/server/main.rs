@@ -2,6 +2,7 @@
 
 mod admin;
 mod connections;
+mod iam;
 mod malformed;
 mod reviews;
 mod rotation;

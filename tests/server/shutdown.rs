@@ -18,7 +18,7 @@ async fn sigterm_under_load_fails_no_request_and_exits_0() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_path = dir.path().join("ca.crt");
     let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--self-signed", "--ca-out"])
+        .args(["serve", "--no-kube", "--self-signed", "--ca-out"])
         .arg(&ca_path)
         .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .args(["--shutdown-delay", "2s", "--log-format", "json"])

@@ -64,6 +64,9 @@ pub fn default_config() -> ServeConfig {
         shutdown_delay: Duration::from_millis(0),
         connections: https::ConnectionLimits::default(),
         reviews: webhook::Limits::default(),
+        iam: Default::default(),
+        inject_service_account: true,
+        watch_cluster: false,
     }
 }
 
