@@ -3,9 +3,10 @@
 
 CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
+IMAGE ?= tidb-backup-webhook:0.1.0
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build run test lint fmt unit crds certs bench clean
+.PHONY: all build run test lint fmt unit crds manifests certs image bench clean
 
 all: build
 
@@ -47,7 +48,16 @@ fmt:
 crds:
 	$(CARGO) run --locked --quiet -- crds --out-dir manifests/crds
 
+## manifests: regenerate manifests/webhook/webhook-configurations.yaml (a test fails on drift)
+manifests:
+	$(CARGO) run --locked --quiet -- manifests > manifests/webhook/webhook-configurations.yaml
+
+## image: the container image (needs a Docker engine)
+image:
+	docker build -t $(IMAGE) .
+
 ## certs: a CA and serving certificate for the in-cluster Service, under certs/
+## (used by manifests/overlays/self-signed)
 certs: build
 	$(BIN) certs --out certs --dns tidb-backup-webhook --dns tidb-backup-webhook.tidb-admin --dns tidb-backup-webhook.tidb-admin.svc
 

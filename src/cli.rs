@@ -75,6 +75,16 @@ pub enum Command {
     },
     /// Run the Backup reconciler: execute Backups as BR Jobs (leader-elected).
     Reconcile(ReconcileArgs),
+    /// Print the webhook configurations (Mutating/Validating, pods) as YAML.
+    Manifests {
+        /// PEM CA file whose bundle goes into `clientConfig.caBundle` (self-signed
+        /// installs; leave it out with cert-manager, which injects it).
+        #[arg(long, value_name = "FILE")]
+        ca_bundle: Option<PathBuf>,
+        /// Namespace of the webhook's Service.
+        #[arg(long, default_value = crate::manifests::NAMESPACE)]
+        namespace: String,
+    },
     /// Print the Backup and BackupSchedule CustomResourceDefinitions as YAML.
     Crds {
         /// Write one file per CRD into this directory instead (as in `manifests/crds`).
@@ -312,6 +322,26 @@ impl Cli {
                 telemetry::init(args.log_format, "info");
                 install_crypto_provider();
                 crate::controller::run_blocking(args.config())
+            }
+            Command::Manifests {
+                ca_bundle,
+                namespace,
+            } => {
+                let ca_bundle = match ca_bundle.map(std::fs::read_to_string).transpose() {
+                    Ok(pem) => pem,
+                    Err(e) => {
+                        eprintln!("cannot read --ca-bundle: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+                print!(
+                    "{}",
+                    crate::manifests::webhook_configurations(&crate::manifests::Options {
+                        namespace,
+                        ca_bundle
+                    })
+                );
+                ExitCode::SUCCESS
             }
             Command::Crds { out_dir } => match write_crds(out_dir.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,

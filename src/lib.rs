@@ -10,7 +10,8 @@
 //! - [`rules`] ← [`reconcile`] (pure planning: Job, BR command line, status, GC-lifetime
 //!   guard) ← [`controller`] (kube client, SQL, leader election around it);
 //! - offline services: [`check`] (validation) and [`explain`] (the reconciler's plan);
-//!   [`certs`] (certificates); [`cli`] (every command and flag).
+//!   [`certs`] (certificates); [`manifests`] (webhook configurations); [`cli`] (every
+//!   command and flag).
 
 pub mod admission;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod controller;
 pub mod explain;
 pub mod iam;
+pub mod manifests;
 pub mod reconcile;
 pub mod rules;
 pub mod server;

@@ -1,0 +1,422 @@
+//! The deployable manifests, rendered with the real `kubectl kustomize` and checked on
+//! the parsed output against the code they must agree with.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use serde_json::Value;
+use tidb_backup_webhook::admission::Endpoint;
+use tidb_backup_webhook::manifests::{
+    NAMESPACE, Options, POD_CONFIGURATION, SERVICE, SERVICE_PORT, webhook_configurations,
+};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn kustomize(dir: &Path) -> Vec<Value> {
+    let output = Command::new("kubectl")
+        .args(["kustomize"])
+        .arg(dir)
+        .output()
+        .expect("kubectl is installed (it is on this machine kind and CI)");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    serde_saphyr::from_multiple::<Value>(&text).expect("YAML stream")
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} missing"))
+}
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    let mut kinds: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+/// A copy of `manifests/` and `certs/kustomization.yaml` with fresh certificates, as
+/// `make certs` leaves them, so the self-signed overlay renders.
+fn tree_with_certs() -> (tempfile::TempDir, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(
+        &Path::new(ROOT).join("manifests"),
+        &dir.path().join("manifests"),
+    );
+    std::fs::create_dir_all(dir.path().join("certs")).expect("mkdir");
+    std::fs::copy(
+        Path::new(ROOT).join("certs/kustomization.yaml"),
+        dir.path().join("certs/kustomization.yaml"),
+    )
+    .expect("copy");
+    let status = Command::new(env!("CARGO_BIN_EXE_tidb-backup-webhook"))
+        .args(["certs", "--out"])
+        .arg(dir.path().join("certs"))
+        .args(["--dns", "tidb-backup-webhook.tidb-admin.svc"])
+        .output()
+        .expect("certs");
+    assert!(status.status.success());
+    let ca = std::fs::read(dir.path().join("certs/ca.crt")).expect("ca");
+    (dir, ca)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+fn webhooks<'a>(objects: &'a [Value]) -> Vec<(&'a Value, &'a Value)> {
+    objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "MutatingWebhookConfiguration"
+                || o["kind"] == "ValidatingWebhookConfiguration"
+        })
+        .flat_map(|o| {
+            o["webhooks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |w| (o, w))
+        })
+        .collect()
+}
+
+/// What every rendering of the webhook must satisfy.
+fn check_webhook_install(objects: &[Value]) {
+    assert_eq!(
+        kinds(objects)
+            .into_iter()
+            .filter(|k| !k.starts_with("Certificate/")
+                && !k.starts_with("Issuer/")
+                && !k.starts_with("Secret/"))
+            .collect::<Vec<_>>(),
+        [
+            "ClusterRole/tidb-backup-webhook",
+            "ClusterRoleBinding/tidb-backup-webhook",
+            "ConfigMap/tidb-backup-webhook-config",
+            "Deployment/tidb-backup-webhook",
+            "MutatingWebhookConfiguration/tidb-backup-webhook",
+            "MutatingWebhookConfiguration/tidb-backup-webhook-pods",
+            "Namespace/tidb-admin",
+            "PodDisruptionBudget/tidb-backup-webhook",
+            "Service/tidb-backup-webhook",
+            "ServiceAccount/tidb-backup-webhook",
+            "ValidatingWebhookConfiguration/tidb-backup-webhook",
+        ]
+    );
+
+    // The Service and the configurations point at the server's routes and port.
+    let service = find(objects, "Service", SERVICE);
+    assert_eq!(service["metadata"]["namespace"], NAMESPACE);
+    let https = service["spec"]["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .find(|p| p["name"] == "https")
+        .expect("https port");
+    assert_eq!(https["port"], SERVICE_PORT);
+    assert_eq!(https["targetPort"], "https");
+    let deployment = find(objects, "Deployment", SERVICE);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let port = container["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .find(|p| p["name"] == "https")
+        .expect("container https port");
+    let listen = serve_default("listen");
+    assert_eq!(
+        format!("0.0.0.0:{}", port["containerPort"]),
+        listen,
+        "containerPort matches --listen's default"
+    );
+    let all = webhooks(objects);
+    assert_eq!(all.len(), 4);
+    for (config, webhook) in &all {
+        let name = webhook["name"].as_str().unwrap_or_default();
+        let service = &webhook["clientConfig"]["service"];
+        assert_eq!(
+            (
+                service["name"].as_str(),
+                service["namespace"].as_str(),
+                service["port"].as_u64()
+            ),
+            (
+                Some(SERVICE),
+                Some(NAMESPACE),
+                Some(u64::from(SERVICE_PORT))
+            ),
+            "{name}"
+        );
+        let expected_path = if config["kind"] == "ValidatingWebhookConfiguration" {
+            Endpoint::Validate.path()
+        } else {
+            Endpoint::Mutate.path()
+        };
+        assert_eq!(service["path"], expected_path, "{name}");
+        assert_eq!(
+            webhook["admissionReviewVersions"],
+            serde_json::json!(["v1"]),
+            "{name}"
+        );
+        assert_eq!(webhook["sideEffects"], "None", "{name}");
+        assert_eq!(webhook["matchPolicy"], "Equivalent", "{name}");
+        assert_eq!(webhook["timeoutSeconds"], 5, "{name}");
+        assert_eq!(
+            webhook["namespaceSelector"]["matchExpressions"],
+            serde_json::json!([{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", NAMESPACE]}]),
+            "{name}"
+        );
+        let rules = webhook["rules"].as_array().expect("rules");
+        for rule in rules {
+            let resources = rule["resources"].as_array().expect("resources");
+            let is_pods = config["metadata"]["name"] == POD_CONFIGURATION;
+            if is_pods {
+                assert_eq!(
+                    (
+                        rule["apiGroups"].clone(),
+                        resources.clone(),
+                        rule["operations"].clone()
+                    ),
+                    (
+                        serde_json::json!([""]),
+                        vec![serde_json::json!("pods")],
+                        serde_json::json!(["CREATE"])
+                    ),
+                    "{name}"
+                );
+                assert_eq!(
+                    webhook["failurePolicy"], "Ignore",
+                    "{name}: pods are never blocked"
+                );
+                assert_eq!(webhook["reinvocationPolicy"], "IfNeeded", "{name}");
+                assert!(
+                    webhook["objectSelector"].is_object()
+                        && webhook["objectSelector"] != serde_json::json!({}),
+                    "{name}: pod webhooks select by labels"
+                );
+            } else {
+                assert_eq!(
+                    rule["apiGroups"],
+                    serde_json::json!(["pingcap.com"]),
+                    "{name}"
+                );
+                assert_eq!(
+                    resources.clone(),
+                    vec![
+                        serde_json::json!("backups"),
+                        serde_json::json!("backupschedules")
+                    ],
+                    "{name}"
+                );
+            }
+        }
+    }
+    let failure =
+        |kind: &str, name: &str| find(objects, kind, name)["webhooks"][0]["failurePolicy"].clone();
+    assert_eq!(failure("ValidatingWebhookConfiguration", SERVICE), "Fail");
+    assert_eq!(failure("MutatingWebhookConfiguration", SERVICE), "Ignore");
+
+    // The webhook reads Backups and BackupSchedules, nothing else.
+    assert_eq!(
+        find(objects, "ClusterRole", SERVICE)["rules"],
+        serde_json::json!([{"apiGroups": ["pingcap.com"], "resources": ["backups", "backupschedules"], "verbs": ["get", "list", "watch"]}])
+    );
+
+    // Availability and hardening.
+    let spec = &deployment["spec"];
+    assert_eq!(spec["replicas"], 2);
+    assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    assert_eq!(
+        find(objects, "PodDisruptionBudget", SERVICE)["spec"]["minAvailable"],
+        1
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(
+        pod["topologySpreadConstraints"][0]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    check_hardened(pod);
+    assert_eq!(container["lifecycle"]["preStop"]["sleep"]["seconds"], 5);
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/livez");
+    let mounts = container["volumeMounts"].as_array().expect("mounts");
+    assert!(
+        mounts.iter().all(|m| m.get("subPath").is_none()),
+        "subPath mounts never see renewals"
+    );
+}
+
+fn check_hardened(pod: &Value) {
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    for container in pod["containers"].as_array().expect("containers") {
+        let sc = &container["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{container}");
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{container}");
+        assert_eq!(
+            sc["capabilities"]["drop"],
+            serde_json::json!(["ALL"]),
+            "{container}"
+        );
+    }
+}
+
+/// The default of a `serve` flag, from the CLI definition itself.
+fn serve_default(flag: &str) -> String {
+    use clap::CommandFactory;
+    let command = tidb_backup_webhook::cli::Cli::command();
+    let serve = command.find_subcommand("serve").expect("serve");
+    let arg = serve
+        .get_arguments()
+        .find(|a| a.get_id() == flag)
+        .expect("flag");
+    arg.get_default_values()
+        .first()
+        .and_then(|v| v.to_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn cert_manager_overlay() {
+    let objects = kustomize(&Path::new(ROOT).join("manifests/overlays/cert-manager"));
+    check_webhook_install(&objects);
+    for (config, webhook) in webhooks(&objects) {
+        assert_eq!(
+            config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            format!("{NAMESPACE}/{SERVICE}"),
+            "{}",
+            config["metadata"]["name"]
+        );
+        assert!(
+            webhook["clientConfig"].get("caBundle").is_none(),
+            "cainjector fills it"
+        );
+    }
+    let certificate = find(&objects, "Certificate", SERVICE);
+    assert_eq!(certificate["spec"]["secretName"], "tidb-backup-webhook-tls");
+    assert_eq!(
+        certificate["spec"]["dnsNames"],
+        serde_json::json!([
+            "tidb-backup-webhook",
+            "tidb-backup-webhook.tidb-admin",
+            "tidb-backup-webhook.tidb-admin.svc"
+        ])
+    );
+    assert_eq!(
+        find(&objects, "Certificate", "tidb-backup-webhook-ca")["spec"]["isCA"],
+        true
+    );
+}
+
+#[test]
+fn self_signed_overlay() {
+    let (dir, ca) = tree_with_certs();
+    let objects = kustomize(&dir.path().join("manifests/overlays/self-signed"));
+    check_webhook_install(&objects);
+    let expected = base64::engine::general_purpose::STANDARD.encode(&ca);
+    for (_, webhook) in webhooks(&objects) {
+        // kustomize wraps Secret data at 76 columns; Go's base64 decoder, which the
+        // apiserver uses for caBundle, ignores the line breaks.
+        let bundle = webhook["clientConfig"]["caBundle"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('\n', "");
+        assert_eq!(bundle, expected, "{}", webhook["name"]);
+    }
+    let secret = find(&objects, "Secret", "tidb-backup-webhook-tls");
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    assert_eq!(secret["metadata"]["namespace"], NAMESPACE);
+}
+
+#[test]
+fn other_kustomizations_render() {
+    let crds = kustomize(&Path::new(ROOT).join("manifests/crds"));
+    assert_eq!(
+        kinds(&crds),
+        [
+            "CustomResourceDefinition/backups.pingcap.com",
+            "CustomResourceDefinition/backupschedules.pingcap.com"
+        ]
+    );
+    let manager = kustomize(&Path::new(ROOT).join("manifests/rbac/backup-manager"));
+    assert_eq!(
+        kinds(&manager),
+        [
+            "Role/tidb-backup-manager",
+            "RoleBinding/tidb-backup-manager",
+            "ServiceAccount/tidb-backup-manager"
+        ]
+    );
+    for object in &manager {
+        assert!(
+            object["metadata"].get("namespace").is_none(),
+            "applied with -n"
+        );
+        if object["kind"] != "ServiceAccount" {
+            assert_eq!(object["apiVersion"], "rbac.authorization.k8s.io/v1");
+        }
+    }
+    let reconciler = kustomize(&Path::new(ROOT).join("manifests/reconciler"));
+    let deployment = reconciler
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .expect("reconciler Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    check_hardened(&deployment["spec"]["template"]["spec"]);
+}
+
+#[test]
+fn committed_webhook_configurations_match_the_generator() {
+    let committed = std::fs::read_to_string(
+        Path::new(ROOT).join("manifests/webhook/webhook-configurations.yaml"),
+    )
+    .expect("file");
+    assert!(
+        committed == webhook_configurations(&Options::default()),
+        "manifests/webhook/webhook-configurations.yaml is out of date: run `make manifests`"
+    );
+    // And with a CA bundle, as `manifests --ca-bundle certs/ca.crt` prints it.
+    let with_ca = webhook_configurations(&Options {
+        ca_bundle: Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+        ..Options::default()
+    });
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&with_ca).expect("yaml");
+    let bundles: Vec<&Value> = docs
+        .iter()
+        .flat_map(|d| d["webhooks"].as_array().into_iter().flatten())
+        .map(|w| &w["clientConfig"]["caBundle"])
+        .collect();
+    assert_eq!(bundles.len(), 4);
+    assert!(bundles.iter().all(|b| *b
+        == "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="));
+}
