@@ -89,7 +89,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn webhooks<'a>(objects: &'a [Value]) -> Vec<(&'a Value, &'a Value)> {
+fn webhooks(objects: &[Value]) -> Vec<(&Value, &Value)> {
     objects
         .iter()
         .filter(|o| {
