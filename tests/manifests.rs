@@ -26,7 +26,32 @@ fn kustomize(dir: &Path) -> Vec<Value> {
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).expect("utf-8");
+    schema_valid(&text, dir);
     serde_saphyr::from_multiple::<Value>(&text).expect("YAML stream")
+}
+
+/// Checks rendered objects against Kubernetes 1.33's JSON schemas, rejecting unknown
+/// fields (`kubernetes-validate --strict`, installed by `make test-deps`). Kinds it has
+/// no schema for (cert-manager's) are only warned about.
+fn schema_valid(rendered: &str, dir: &Path) {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    std::io::Write::write_all(&mut file, rendered.as_bytes()).expect("write");
+    let output = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "-k", "1.33.0", "--strict"])
+        .arg(file.path())
+        .output()
+        .expect("python3");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && !report.contains("ERROR"),
+        "{} does not validate (kubernetes-validate installed? run make test-deps):\n{report}",
+        dir.display()
+    );
+    assert!(report.contains("passed for resource"), "{report}");
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
