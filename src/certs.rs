@@ -24,8 +24,7 @@ pub enum CertError {
 
 /// A certificate authority that can issue serving certificates.
 pub struct Authority {
-    params: CertificateParams,
-    key: KeyPair,
+    issuer: Issuer<'static, KeyPair>,
     pem: String,
 }
 
@@ -50,7 +49,25 @@ impl Authority {
         set_validity(&mut params, days);
         let key = KeyPair::generate()?;
         let pem = params.self_signed(&key)?.pem();
-        Ok(Self { params, key, pem })
+        Ok(Self {
+            issuer: Issuer::new(params, key),
+            pem,
+        })
+    }
+
+    /// An existing CA, from its PEM certificate and key: serving certificates renewed
+    /// under it keep every `caBundle` that trusts it valid.
+    pub fn load(cert_pem: &str, key_pem: &str) -> Result<Self, CertError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        Ok(Self {
+            issuer: Issuer::from_ca_cert_pem(cert_pem, key)?,
+            pem: cert_pem.to_owned(),
+        })
+    }
+
+    /// The CA's private key, PEM-encoded (keep it out of the cluster).
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
     }
 
     /// The CA certificate (the webhook configuration's `caBundle`).
@@ -84,8 +101,7 @@ impl Authority {
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params, days);
         let key = KeyPair::generate()?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer)?;
+        let cert = params.signed_by(&key, &self.issuer)?;
         Ok(ServingCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
@@ -122,12 +138,47 @@ pub fn write_files(dir: &Path, ca_pem: &str, serving: &ServingCert) -> Result<()
     write_private(&key_path, &serving.key_pem).map_err(io(&key_path))
 }
 
-/// The `certs` command: a new CA (valid ten times longer than the serving certificate)
-/// and a serving certificate for `names`, written into `dir`.
-pub fn generate_files(dir: &Path, names: &[String], days: u32) -> Result<(), CertError> {
-    let ca = Authority::generate("tidb-backup-webhook CA", days.saturating_mul(10))?;
-    let serving = ca.issue(names, days)?;
-    write_files(dir, ca.cert_pem(), &serving)
+/// Where the `certs` command gets its CA.
+pub enum CaSource<'a> {
+    /// A new CA, valid ten times as long as the serving certificate; its key is written
+    /// as `ca.key` so later renewals can reuse it.
+    New,
+    /// An existing CA (`--ca-cert`, `--ca-key`): only the serving certificate changes.
+    Existing { cert: &'a Path, key: &'a Path },
+}
+
+/// The `certs` command: a serving certificate for `names`, and its CA, written into
+/// `dir` as `ca.crt`, `tls.crt` and `tls.key` (plus `ca.key` for a new CA).
+pub fn generate_files(
+    dir: &Path,
+    names: &[String],
+    days: u32,
+    ca: CaSource,
+) -> Result<(), CertError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| CertError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let (authority, new_key) = match ca {
+        CaSource::New => {
+            let authority = Authority::generate("tidb-backup-webhook CA", days.saturating_mul(10))?;
+            let key = authority.key_pem();
+            (authority, Some(key))
+        }
+        CaSource::Existing { cert, key } => (Authority::load(&read(cert)?, &read(key)?)?, None),
+    };
+    let serving = authority.issue(names, days)?;
+    write_files(dir, authority.cert_pem(), &serving)?;
+    if let Some(key) = new_key {
+        let path = dir.join("ca.key");
+        write_private(&path, &key).map_err(|source| CertError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -182,5 +233,25 @@ mod tests {
             cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp();
         assert_eq!(lifetime, 7 * 86_400 + 3_600);
         assert!(ca.issue(&[], 1).is_err());
+    }
+
+    #[test]
+    fn renewals_under_a_loaded_ca_chain_to_the_same_root() {
+        let ca = Authority::generate("test CA", 30).expect("CA");
+        let loaded = Authority::load(ca.cert_pem(), &ca.key_pem()).expect("load");
+        assert_eq!(loaded.cert_pem(), ca.cert_pem());
+        let renewed = loaded.issue(&["localhost".to_owned()], 1).expect("issue");
+        let leaf = rustls::pki_types::CertificateDer::from_pem_slice(renewed.cert_pem.as_bytes())
+            .expect("pem");
+        let root = rustls::pki_types::CertificateDer::from_pem_slice(ca.cert_pem().as_bytes())
+            .expect("pem");
+        let (_, leaf) = X509Certificate::from_der(&leaf).expect("leaf");
+        let (_, root) = X509Certificate::from_der(&root).expect("root");
+        assert_eq!(leaf.issuer(), root.subject());
+        assert!(
+            leaf.verify_signature(Some(root.public_key())).is_ok(),
+            "signed by the loaded CA's key"
+        );
+        assert!(Authority::load(ca.cert_pem(), "not a key").is_err());
     }
 }

@@ -37,9 +37,16 @@ pub enum Command {
         /// `tidb-backup-webhook.tidb-admin.svc`; repeat the flag for each.
         #[arg(long = "dns", value_name = "NAME", required = true)]
         names: Vec<String>,
-        /// Validity of the serving certificate in days (the CA gets ten times as long).
+        /// Validity of the serving certificate in days (a new CA gets ten times as long).
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// Renew under this existing CA certificate instead of creating a CA (with
+        /// --ca-key; the caBundle then stays valid).
+        #[arg(long, value_name = "FILE", requires = "ca_key")]
+        ca_cert: Option<PathBuf>,
+        /// Private key of --ca-cert (`ca.key`, written when a CA is created).
+        #[arg(long, value_name = "FILE", requires = "ca_cert")]
+        ca_key: Option<PathBuf>,
     },
     /// Default and validate Backup/BackupSchedule manifests offline.
     ///
@@ -292,8 +299,18 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Serve(args) => serve(&args),
-            Command::Certs { out, names, days } => {
-                match crate::certs::generate_files(&out, &names, days) {
+            Command::Certs {
+                out,
+                names,
+                days,
+                ca_cert,
+                ca_key,
+            } => {
+                let ca = match (ca_cert.as_deref(), ca_key.as_deref()) {
+                    (Some(cert), Some(key)) => crate::certs::CaSource::Existing { cert, key },
+                    _ => crate::certs::CaSource::New,
+                };
+                match crate::certs::generate_files(&out, &names, days, ca) {
                     Ok(()) => {
                         println!("wrote {0}/ca.crt, {0}/tls.crt, {0}/tls.key", out.display());
                         ExitCode::SUCCESS

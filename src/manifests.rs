@@ -13,6 +13,9 @@ pub const NAMESPACE: &str = "tidb-admin";
 pub const SERVICE: &str = "tidb-backup-webhook";
 /// Port of the Service (the apiserver's default for webhooks).
 pub const SERVICE_PORT: u16 = 443;
+/// Namespace label that takes a namespace out of every webhook of this project (set it
+/// to `disabled`); the emergency bypass that needs no change to the configurations.
+pub const OPT_OUT_LABEL: &str = "tidb-backup-webhook.pingcap.com/admission";
 /// Configuration selecting pods for IAM injection.
 pub const POD_CONFIGURATION: &str = "tidb-backup-webhook-pods";
 
@@ -53,7 +56,8 @@ pub fn webhook_configurations(options: &Options) -> String {
         )
     };
     // Never call this webhook for the control plane's namespace or its own (a webhook
-    // that must admit its own pods can deadlock its restart).
+    // that must admit its own pods can deadlock its restart), nor for a namespace labelled
+    // with the emergency opt-out.
     let common = format!(
         "    sideEffects: None
     timeoutSeconds: 5
@@ -63,7 +67,10 @@ pub fn webhook_configurations(options: &Options) -> String {
       matchExpressions:
         - key: kubernetes.io/metadata.name
           operator: NotIn
-          values: [kube-system, {ns}]"
+          values: [kube-system, {ns}]
+        - key: {OPT_OUT_LABEL}
+          operator: NotIn
+          values: [disabled]"
     );
     let backup_rules = "    rules:
       - apiGroups: [pingcap.com]

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use serde_json::Value;
 use tidb_backup_webhook::admission::Endpoint;
 use tidb_backup_webhook::manifests::{
-    NAMESPACE, Options, POD_CONFIGURATION, SERVICE, SERVICE_PORT, webhook_configurations,
+    NAMESPACE, OPT_OUT_LABEL, Options, POD_CONFIGURATION, SERVICE, SERVICE_PORT,
+    webhook_configurations,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -214,7 +215,10 @@ fn check_webhook_install(objects: &[Value]) {
         assert_eq!(webhook["timeoutSeconds"], 5, "{name}");
         assert_eq!(
             webhook["namespaceSelector"]["matchExpressions"],
-            serde_json::json!([{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", NAMESPACE]}]),
+            serde_json::json!([
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", NAMESPACE]},
+                {"key": OPT_OUT_LABEL, "operator": "NotIn", "values": ["disabled"]}
+            ]),
             "{name}"
         );
         let rules = webhook["rules"].as_array().expect("rules");
