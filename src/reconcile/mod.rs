@@ -22,6 +22,7 @@
 pub mod argv;
 pub mod gc;
 pub mod job;
+pub mod schedule;
 pub mod status;
 pub mod summary;
 
