@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use kube::api::ObjectMeta;
 use serde_json::Value;
 
 use crate::api::decode::{self, Decoded, Object};
@@ -17,7 +18,7 @@ use crate::check::read_input;
 use crate::reconcile::job::{ClusterInfo, JobContext, backup_job};
 use crate::reconcile::schedule;
 use crate::reconcile::{PlanError, defaulted};
-use crate::rules::Severity;
+use crate::rules::{Finding, Severity};
 
 /// Placeholder for the Backup's uid, which only the apiserver assigns.
 pub const UID_PLACEHOLDER: &str = "<uid of the Backup>";
@@ -56,39 +57,17 @@ pub fn explain_schedule(
 ) -> Result<(String, bool), PlanError> {
     let mut schedule = schedule.clone();
     crate::rules::default_schedule(&mut schedule);
-    if schedule
-        .metadata
-        .namespace
-        .as_deref()
-        .is_none_or(str::is_empty)
-    {
-        schedule.metadata.namespace = Some(DEFAULT_NAMESPACE.to_owned());
-    }
+    default_namespace(&mut schedule.metadata);
     let name = schedule.metadata.name.clone().unwrap_or_default();
-    let findings = schedule::findings(&schedule);
-    let valid = !findings.iter().any(|f| f.severity == Severity::Error);
-
     let mut out = String::new();
     let _ = writeln!(out, "# BackupSchedule {name}, defaulted:");
     out.push_str("---\n");
     out.push_str(&to_yaml(&schedule)?);
-    let _ = writeln!(
-        out,
-        "# Validation: {}",
-        if valid {
-            "valid"
-        } else {
-            "INVALID: the reconciler marks it Invalid and neither creates nor deletes Backups"
-        }
+    let valid = write_validation(
+        &mut out,
+        &schedule::findings(&schedule),
+        "INVALID: the reconciler marks it Invalid and neither creates nor deletes Backups",
     );
-    for finding in &findings {
-        let severity = if finding.is_error() {
-            "error"
-        } else {
-            "warning"
-        };
-        let _ = writeln!(out, "#   {severity}: {finding}");
-    }
     let cron = match crate::rules::cron::parse_standard(&schedule.spec.schedule) {
         Ok(cron) if valid => cron,
         _ => return Ok((out, false)),
@@ -153,39 +132,17 @@ pub fn explain_backup(
     options: &ExplainOptions,
 ) -> Result<(String, bool), PlanError> {
     let mut backup = defaulted(backup);
-    if backup
-        .metadata
-        .namespace
-        .as_deref()
-        .is_none_or(str::is_empty)
-    {
-        backup.metadata.namespace = Some(DEFAULT_NAMESPACE.to_owned());
-    }
+    default_namespace(&mut backup.metadata);
     let name = backup.metadata.name.clone().unwrap_or_default();
-    let findings = crate::reconcile::findings(&backup);
-    let valid = !findings.iter().any(|f| f.severity == Severity::Error);
-
     let mut out = String::new();
     let _ = writeln!(out, "# Backup {name}, defaulted:");
     out.push_str("---\n");
     out.push_str(&to_yaml(&backup)?);
-    let _ = writeln!(
-        out,
-        "# Validation: {}",
-        if valid {
-            "valid"
-        } else {
-            "INVALID: the reconciler marks it Invalid and creates no Job"
-        }
+    let valid = write_validation(
+        &mut out,
+        &crate::reconcile::findings(&backup),
+        "INVALID: the reconciler marks it Invalid and creates no Job",
     );
-    for finding in &findings {
-        let severity = if finding.is_error() {
-            "error"
-        } else {
-            "warning"
-        };
-        let _ = writeln!(out, "#   {severity}: {finding}");
-    }
     if !valid {
         return Ok((out, false));
     }
@@ -225,6 +182,32 @@ pub fn explain_backup(
     out.push_str("---\n");
     out.push_str(&to_yaml(&job)?);
     Ok((out, true))
+}
+
+/// kubectl's namespace for an object without one.
+fn default_namespace(meta: &mut ObjectMeta) {
+    if meta.namespace.as_deref().is_none_or(str::is_empty) {
+        meta.namespace = Some(DEFAULT_NAMESPACE.to_owned());
+    }
+}
+
+/// `# Validation: …` and one line per finding; returns whether there is no error.
+fn write_validation(out: &mut String, findings: &[Finding], invalid: &str) -> bool {
+    let valid = !findings.iter().any(|f| f.severity == Severity::Error);
+    let _ = writeln!(
+        out,
+        "# Validation: {}",
+        if valid { "valid" } else { invalid }
+    );
+    for finding in findings {
+        let severity = if finding.is_error() {
+            "error"
+        } else {
+            "warning"
+        };
+        let _ = writeln!(out, "#   {severity}: {finding}");
+    }
+    valid
 }
 
 fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, PlanError> {

@@ -266,7 +266,9 @@ fn created(backup: &Backup) -> Option<Timestamp> {
 
 /// What retention deletes now (oldest first), and when the next finished Backup expires
 /// under `maxReservedTime`. Only finished Backups that are not already being deleted are
-/// candidates, so a running backup is never deleted and never counted.
+/// candidates, so a running backup is never deleted and never counted; nor is one whose
+/// GC life time restore is still being retried (deleting it would leave the raised value
+/// in TiDB for good).
 pub fn retention(
     spec: &BackupScheduleSpec,
     backups: &[Backup],
@@ -274,7 +276,7 @@ pub fn retention(
 ) -> (Vec<Deletion>, Option<Timestamp>) {
     let mut candidates: Vec<(Timestamp, &Backup)> = backups
         .iter()
-        .filter(|b| finished(b) && !deleting(b))
+        .filter(|b| finished(b) && !deleting(b) && !super::holding(b.status.as_ref()))
         .filter_map(|b| Some((created(b)?, b)))
         .collect();
     candidates

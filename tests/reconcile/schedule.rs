@@ -626,7 +626,8 @@ fn regression_non_positive_max_reserved_time_deletes_nothing() {
 }
 
 /// v1.1's GC deletes by age regardless of status, running backups included; here
-/// neither policy deletes or counts an unfinished Backup, nor one already being deleted.
+/// neither policy deletes or counts an unfinished Backup, one already being deleted, or a
+/// finished one still retrying its GC life time restore.
 #[test]
 fn regression_retention_never_deletes_a_running_backup() {
     let now = ts("2026-03-10T00:00:30Z");
@@ -664,6 +665,20 @@ fn regression_retention_never_deletes_a_running_backup() {
         ),
         terminating,
     ];
+    let mut holding = owned(
+        "bsname-2026-03-04t00-00-00",
+        ts("2026-03-04T00:00:01Z"),
+        Some("Complete"),
+    );
+    if let Some(status) = holding.status.as_mut() {
+        status.tikv_gc_life_time = Some(tidb_backup_webhook::api::GcLifeTimeStatus {
+            cluster: "test1/demo1".into(),
+            original: "10m0s".into(),
+            held: "72h".into(),
+            state: "Holding".into(),
+        });
+    }
+    let backups = [backups.as_slice(), &[holding]].concat();
     let names = |deletions: Vec<Deletion>| -> Vec<String> {
         deletions.into_iter().map(|d| d.name).collect()
     };
