@@ -61,10 +61,12 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
-    /// Show what the reconciler would do with Backups, offline: the defaulted Backup, its
-    /// validation result, and the Job (with BR's command line) it would create.
+    /// Show what the reconciler would do with Backups and BackupSchedules, offline: the
+    /// defaulted object and its validation result; for a Backup the Job (with BR's command
+    /// line) it would create, for a BackupSchedule its next fire times and the Backup the
+    /// next tick would create.
     ///
-    /// Exits 0 when every Backup is valid, 1 when any is invalid, 2 when an input cannot
+    /// Exits 0 when every object is valid, 1 when any is invalid, 2 when an input cannot
     /// be read or parsed.
     Explain {
         /// TiKV image of the TidbCluster (its tag selects `pingcap/br:<tag>`).
@@ -76,11 +78,22 @@ pub enum Command {
         /// BR image when neither `spec.toolImage` nor a TiKV image decides it.
         #[arg(long, value_name = "IMAGE", default_value = crate::reconcile::job::DEFAULT_BR_IMAGE)]
         br_image: String,
+        /// BackupSchedules: the instant to count fire times from (RFC 3339, e.g.
+        /// 2026-01-01T00:00:00Z; default: now).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<jiff::Timestamp>,
+        /// BackupSchedules: how many fire times to print.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        count: usize,
+        /// BackupSchedules: time zone the cron is evaluated in, as `reconcile --timezone`.
+        #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_timezone)]
+        timezone: jiff::tz::TimeZone,
         /// YAML or JSON files, multi-document allowed; `-` reads stdin.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
-    /// Run the Backup reconciler: execute Backups as BR Jobs (leader-elected).
+    /// Run the reconciler: execute Backups as BR Jobs and BackupSchedules as Backups
+    /// (leader-elected).
     Reconcile(ReconcileArgs),
     /// Print the webhook configurations (Mutating/Validating, pods) as YAML.
     Manifests {
@@ -272,6 +285,10 @@ pub struct ReconcileArgs {
     /// Backups reconciled at the same time.
     #[arg(long, env = "RECONCILER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
+    /// Time zone BackupSchedule crons are evaluated in (an IANA name such as
+    /// Asia/Shanghai); Backup names and prefixes always use UTC, as TiDB Operator's do.
+    #[arg(long, env = "RECONCILER_TIMEZONE", default_value = "UTC", value_parser = parse_timezone)]
+    pub timezone: jiff::tz::TimeZone,
     /// Log line format.
     #[arg(long, env = "RECONCILER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -291,8 +308,19 @@ impl ReconcileArgs {
             retry_period: self.retry_period,
             tidb_connect_timeout: self.tidb_connect_timeout,
             concurrency: self.concurrency,
+            timezone: self.timezone.clone(),
         }
     }
+}
+
+/// An IANA time zone from the system database; `UTC` needs none.
+fn parse_timezone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    if name == "UTC" {
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    jiff::tz::TimeZone::get(name).map_err(|e| {
+        format!("unknown time zone {name:?} ({e}); use an IANA name such as Asia/Shanghai, or UTC")
+    })
 }
 
 impl Cli {
@@ -326,6 +354,9 @@ impl Cli {
                 tikv_image,
                 cluster_tls,
                 br_image,
+                now,
+                count,
+                timezone,
                 files,
             } => crate::explain::run(
                 &files,
@@ -333,6 +364,11 @@ impl Cli {
                     tikv_image,
                     cluster_tls,
                     default_br_image: br_image,
+                },
+                &crate::explain::ScheduleOptions {
+                    now: now.unwrap_or_else(jiff::Timestamp::now),
+                    count,
+                    timezone,
                 },
             ),
             Command::Reconcile(args) => {

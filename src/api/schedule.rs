@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::backup::BackupSpec;
+use super::backup::{BackupCondition, BackupSpec};
 
 /// Takes a Backup from `backupTemplate` at every tick of `schedule` and prunes old ones.
 // kube's repeated `printcolumn(...)` arguments trip clippy's duplicate-attribute lint.
@@ -98,4 +98,10 @@ pub struct BackupScheduleStatus {
     /// When retention last deleted every backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_backup_clean_time: Option<Time>,
+    /// When the schedule fires next (unset while paused or invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_backup_time: Option<Time>,
+    /// `Invalid`, `Paused` and `Blocked` (a due tick waits for a running Backup).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<BackupCondition>,
 }

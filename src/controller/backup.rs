@@ -669,8 +669,14 @@ fn condition_message(status: &BackupStatus, type_: &str) -> String {
 }
 
 impl Context {
-    /// Publishes an Event on the Backup (failures are logged: events are best effort).
-    pub async fn event(&self, backup: &Backup, type_: EventType, reason: &str, note: &str) {
+    /// Publishes an Event on the object (failures are logged: events are best effort).
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+    ) {
         let event = Event {
             type_,
             reason: reason.to_owned(),
@@ -679,8 +685,8 @@ impl Context {
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &backup.object_ref(&())).await {
-            warn!(backup = %backup.name_any(), reason, error = %e, "cannot publish an event");
+        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            warn!(object = %object.name_any(), reason, error = %e, "cannot publish an event");
         }
     }
 

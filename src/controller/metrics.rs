@@ -1,5 +1,6 @@
 //! Reconciler metrics, registered under the `tidb_backup_reconcile` prefix: runs,
-//! failures by error kind, duration, status transitions, and leadership.
+//! failures by error kind, duration, status transitions, leadership, and the Backups
+//! schedules create and expire.
 
 use std::time::Instant;
 
@@ -31,6 +32,10 @@ pub struct Metrics {
     pub transitions: Family<TransitionLabels, Counter>,
     /// 1 while this replica holds the leader lease.
     pub leader: Gauge,
+    /// Backups created by BackupSchedules.
+    pub scheduled: Counter,
+    /// Backups deleted by BackupSchedule retention.
+    pub expired: Counter,
 }
 
 impl Default for Metrics {
@@ -42,6 +47,8 @@ impl Default for Metrics {
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             transitions: Family::default(),
             leader: Gauge::default(),
+            scheduled: Counter::default(),
+            expired: Counter::default(),
         }
     }
 }
@@ -70,6 +77,16 @@ impl Metrics {
             "leader",
             "1 while this replica holds the leader lease",
             self.leader.clone(),
+        );
+        sub.register(
+            "scheduled_backups",
+            "Backups created by BackupSchedules",
+            self.scheduled.clone(),
+        );
+        sub.register(
+            "expired_backups",
+            "Backups deleted by BackupSchedule retention",
+            self.expired.clone(),
         );
     }
 

@@ -3,13 +3,14 @@
 //! resync), run only on the holder of a Lease, with `/livez`, `/readyz` and `/metrics`
 //! on the admin port. The decisions are in [`crate::reconcile`]; this module does IO.
 //!
-//! A second controller (BackupSchedule) plugs in next to [`backup_controller`] inside
+//! The BackupSchedule controller ([`schedule`]) runs next to [`backup_controller`] inside
 //! [`lead`], sharing the [`Context`], the Lease and the admin port.
 
 pub mod backup;
 pub mod guard;
 pub mod leader;
 pub mod metrics;
+pub mod schedule;
 pub mod tidb;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -64,6 +66,8 @@ pub struct ReconcilerConfig {
     pub tidb_connect_timeout: Duration,
     /// Backups reconciled at the same time.
     pub concurrency: u16,
+    /// Time zone BackupSchedule crons are evaluated in (names and prefixes stay UTC).
+    pub timezone: TimeZone,
 }
 
 /// Settings the reconcile steps read.
@@ -153,6 +157,8 @@ pub struct Context {
     pub config: Config,
     /// The clock (tests pin it).
     pub clock: fn() -> Timestamp,
+    /// Time zone of BackupSchedule crons.
+    pub timezone: TimeZone,
     /// GC-lifetime guard steps of one cluster run one at a time.
     cluster_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Consecutive failures per Backup, for back-off.
@@ -167,6 +173,7 @@ impl Context {
             metrics,
             config,
             clock: Timestamp::now,
+            timezone: TimeZone::UTC,
             cluster_locks: Mutex::default(),
             failures: Mutex::default(),
         }
@@ -260,6 +267,19 @@ pub async fn backup_controller(
         .await;
 }
 
+/// The Backup and BackupSchedule controllers side by side, until `stop` completes.
+pub async fn controllers(
+    ctx: Arc<Context>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    concurrency: u16,
+) {
+    let stop = stop.shared();
+    futures::join!(
+        backup_controller(ctx.clone(), stop.clone(), concurrency),
+        schedule::controller(ctx, stop, concurrency),
+    );
+}
+
 /// Runs the controllers while this replica holds the Lease; returns on `shutdown`.
 pub async fn lead(
     ctx: Arc<Context>,
@@ -285,7 +305,7 @@ pub async fn lead(
         info!("acquired the leader Lease: reconciling");
         ctx.metrics.leader.set(1);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut controller = tokio::spawn(backup_controller(
+        let mut controller = tokio::spawn(controllers(
             ctx.clone(),
             async move {
                 let _ = stop_rx.await;
@@ -406,7 +426,9 @@ pub async fn serve(
         controller: "tidb-backup-reconciler".to_owned(),
         instance: Some(identity.clone()),
     };
-    let ctx = Arc::new(Context::new(client.clone(), config, metrics, reporter));
+    let mut ctx = Context::new(client.clone(), config, metrics, reporter);
+    ctx.timezone = args.timezone.clone();
+    let ctx = Arc::new(ctx);
     let elector = LeaderElector::new(
         Api::namespaced(client, &args.lease_namespace),
         &args.lease_name,

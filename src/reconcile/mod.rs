@@ -15,13 +15,14 @@
 //! idempotent (a Job that already exists counts as created).
 //!
 //! Extending it: a finalizer (cleanPolicy) is one more [`Step`] chosen first for a Backup
-//! with a deletion timestamp (it must also release a held GC life time, see [`gc`]); a
-//! BackupSchedule planner is a sibling module, run by a second controller inside
-//! [`crate::controller::lead`].
+//! with a deletion timestamp (it must also release a held GC life time, see [`gc`]). The
+//! BackupSchedule planner is the sibling module [`schedule`], run by a second controller
+//! inside [`crate::controller::lead`].
 
 pub mod argv;
 pub mod gc;
 pub mod job;
+pub mod schedule;
 pub mod status;
 pub mod summary;
 

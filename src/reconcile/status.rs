@@ -44,6 +44,31 @@ pub fn set_condition_status(
     generation: Option<i64>,
     now: Timestamp,
 ) {
+    upsert_condition(
+        &mut status.conditions,
+        type_,
+        value,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    if value == "True" {
+        status.phase = type_.to_owned();
+    }
+}
+
+/// Replaces (or appends) condition `type_` in `conditions`; `lastTransitionTime` is kept
+/// when the status does not change. Shared by Backups and BackupSchedules.
+pub fn upsert_condition(
+    conditions: &mut Vec<BackupCondition>,
+    type_: &str,
+    value: &str,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
     let message = truncate(message, MAX_MESSAGE);
     let condition = BackupCondition {
         type_: type_.to_owned(),
@@ -53,7 +78,7 @@ pub fn set_condition_status(
         message,
         observed_generation: generation,
     };
-    match status.conditions.iter_mut().find(|c| c.type_ == type_) {
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(existing) => {
             let since = if existing.status == value {
                 existing.last_transition_time.clone()
@@ -65,10 +90,7 @@ pub fn set_condition_status(
                 ..condition
             };
         }
-        None => status.conditions.push(condition),
-    }
-    if value == "True" {
-        status.phase = type_.to_owned();
+        None => conditions.push(condition),
     }
 }
 

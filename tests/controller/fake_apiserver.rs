@@ -1,7 +1,8 @@
 //! An in-memory fake apiserver behind a kube `Client`: create (AlreadyExists), get, list
 //! and watch with label selectors, replace with resourceVersion conflicts, merge and
-//! apply patches (the status subresource replaces `status`), delete, pod logs, and
-//! one-shot failure injection. Every request is recorded for assertions.
+//! apply patches (the status subresource replaces `status`), delete (with a uid
+//! precondition), pod logs, and one-shot failure injection. Every request is recorded
+//! for assertions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -66,6 +67,7 @@ fn collection_of(api_version: &str, kind: &str) -> Collection {
     };
     let resource = match kind {
         "Backup" => "backups",
+        "BackupSchedule" => "backupschedules",
         "Job" => "jobs",
         "Pod" => "pods",
         "Secret" => "secrets",
@@ -134,18 +136,22 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Equality-based label selectors (`a=b,c=d`), as the reconciler uses.
+/// Equality (`a=b,c=d`) and existence (`a`) label selectors, as the reconciler uses.
 fn matches_selector(object: &Value, selector: Option<&str>) -> bool {
     let Some(selector) = selector.filter(|s| !s.is_empty()) else {
         return true;
     };
     selector.split(',').all(|term| {
-        let (key, value) = term.split_once('=').unwrap_or((term, ""));
-        object
-            .pointer("/metadata/labels")
-            .and_then(|l| l.get(key))
-            .and_then(Value::as_str)
-            == Some(value)
+        let label = |key: &str| {
+            object
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(key))
+                .and_then(Value::as_str)
+        };
+        match term.split_once('=') {
+            Some((key, value)) => label(key) == Some(value),
+            None => label(term).is_some(),
+        }
     })
 }
 
@@ -531,6 +537,20 @@ impl FakeApiServer {
             }
             ("DELETE", Some(name), _) => {
                 let key = (target.namespace.clone().unwrap_or_default(), name.clone());
+                let stored_uid = state
+                    .objects
+                    .get(&target.collection)
+                    .and_then(|c| c.get(&key))
+                    .and_then(|o| o.pointer("/metadata/uid").cloned());
+                if let (Some(want), Some(uid)) =
+                    (body.pointer("/preconditions/uid"), stored_uid.as_ref())
+                    && want != uid
+                {
+                    return json_response(
+                        409,
+                        status_body(409, "Conflict", "Precondition failed: UID in precondition"),
+                    );
+                }
                 match state
                     .objects
                     .get_mut(&target.collection)

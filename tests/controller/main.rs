@@ -1,5 +1,6 @@
-//! The reconciler's IO: the GC-lifetime guard against a real MariaDB, and the Backup
-//! reconcile against an in-memory fake apiserver (plus MariaDB where `spec.from` is set).
+//! The reconciler's IO: the GC-lifetime guard against a real MariaDB, the Backup
+//! reconcile against an in-memory fake apiserver (plus MariaDB where `spec.from` is set),
+//! and the BackupSchedule reconcile against the same fake.
 
 mod fake_apiserver;
 mod gc;
@@ -7,4 +8,5 @@ mod leader;
 mod mariadb;
 mod rbac;
 mod reconcile;
+mod schedule;
 mod serve;

@@ -1,6 +1,7 @@
 //! `reconcile` as a process runs it (minus the kubeconfig): the admin port answers
 //! `/livez`, turns `/readyz` on once Backups can be listed, exports the metrics, and the
-//! replica leads, reconciles and gives the Lease up on shutdown.
+//! replica leads, reconciles Backups and BackupSchedules, and gives the Lease up on
+//! shutdown.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,6 +26,7 @@ fn args() -> ReconcilerConfig {
         retry_period: Duration::from_millis(100),
         tidb_connect_timeout: Duration::from_secs(5),
         concurrency: 2,
+        timezone: jiff::tz::TimeZone::UTC,
     }
 }
 
@@ -66,6 +68,17 @@ async fn admin_port_readiness_metrics_and_shutdown() {
         "metadata": {"name": "b1", "namespace": "test1"},
         "spec": {"br": {"cluster": "demo1"}, "s3": {"provider": "minio", "endpoint": "http://minio:9000", "bucket": "b"}}
     }));
+    // A schedule created two hours ago (real clock): its latest hourly tick is due.
+    let created = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(2))
+        .expect("in range");
+    fake.insert(json!({
+        "apiVersion": "pingcap.com/v1alpha1", "kind": "BackupSchedule",
+        "metadata": {"name": "hourly", "namespace": "test1", "creationTimestamp": created.to_string()},
+        "spec": {"schedule": "0 * * * *", "maxBackups": 2,
+                 "backupTemplate": {"br": {"cluster": "demo1"},
+                                    "s3": {"provider": "minio", "endpoint": "http://minio:9000", "bucket": "b"}}}
+    }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -85,6 +98,13 @@ async fn admin_port_readiness_metrics_and_shutdown() {
             .is_some_and(|b| b["status"]["phase"] == "Scheduled")
     })
     .await;
+    eventually("the schedule's Backup to be scheduled too", || async {
+        fake.list("pingcap.com/v1alpha1", "Backup").iter().any(|b| {
+            b["metadata"]["labels"]["tidb.pingcap.com/backup-schedule"] == "hourly"
+                && b["status"]["phase"] == "Scheduled"
+        })
+    })
+    .await;
     let (code, metrics) = get(addr, "/metrics").await;
     assert_eq!(code, 200);
     assert!(
@@ -92,7 +112,11 @@ async fn admin_port_readiness_metrics_and_shutdown() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("tidb_backup_reconcile_transitions_total{condition=\"Scheduled\"} 1\n"),
+        metrics.contains("tidb_backup_reconcile_transitions_total{condition=\"Scheduled\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tidb_backup_reconcile_scheduled_backups_total 1\n"),
         "{metrics}"
     );
     assert!(
@@ -120,6 +144,7 @@ async fn admin_port_readiness_metrics_and_shutdown() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the admin port is closed"
     );
+    super::rbac::assert_all_allowed(&fake.requests());
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! `explain` as users run it.
+//! `explain` as users run it, for Backups and BackupSchedules.
 
 use std::process::Command;
 
@@ -130,5 +130,136 @@ fn unreadable_input_exits_2() {
     assert!(
         err.starts_with("/nonexistent/backup.yaml: cannot read: "),
         "{err}"
+    );
+}
+
+/// A BackupSchedule: retention, the next fire times from `--now`, and the Backup the
+/// next tick creates (name and prefix from the tick in UTC, owner reference, labels).
+#[test]
+fn a_schedule_shows_its_next_fire_times_and_the_next_backup() {
+    let file = format!("{EXAMPLES}/schedule-s3-kube2iam.yaml");
+    let (code, out, err) = explain(&[&file, "--now", "2026-01-01T00:00:30Z", "--count", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("# BackupSchedule demo1-backup-schedule-s3, defaulted:\n---\n"),
+        "{out}"
+    );
+    let comments: Vec<&str> = out.lines().filter(|l| l.starts_with('#')).skip(1).collect();
+    assert_eq!(
+        comments,
+        [
+            "# Validation: valid",
+            "# Retention: finished Backups created more than 3h ago are deleted (maxReservedTime); running Backups are never deleted",
+            "# Next 3 fire times after 2026-01-01T00:00:30Z (cron evaluated in UTC):",
+            "#   2026-01-01T00:02:00Z",
+            "#   2026-01-01T00:04:00Z",
+            "#   2026-01-01T00:06:00Z",
+            "# Backup the tick at 2026-01-01T00:02:00Z creates:",
+        ]
+    );
+    let backup_yaml = out.split("creates:\n").nth(1).expect("the Backup document");
+    let backup: tidb_backup_webhook::api::Backup =
+        serde_saphyr::from_str(backup_yaml).expect("Backup YAML");
+    assert_eq!(
+        backup.metadata.name.as_deref(),
+        Some("demo1-backup-schedule-s3-2026-01-01t00-02-00")
+    );
+    assert_eq!(
+        backup.spec.s3.as_ref().map(|s| s.prefix.as_str()),
+        Some("my-folder/demo1-pd.test1-2379-2026-01-01t00-02-00")
+    );
+    assert_eq!(
+        backup
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("tidb.pingcap.com/backup-schedule"))
+            .map(String::as_str),
+        Some("demo1-backup-schedule-s3")
+    );
+    let owner = &backup.metadata.owner_references.expect("owner")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("BackupSchedule", "<uid of the BackupSchedule>")
+    );
+}
+
+/// `--timezone`: the cron runs on that wall clock; names stay UTC. 02:30 does not exist
+/// on 2026-03-08 in New York (spring forward), and robfig v1, hence TiDB Operator, skips
+/// that day rather than firing at 03:30.
+#[test]
+fn a_schedule_in_another_time_zone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("nightly.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: pingcap.com/v1alpha1\nkind: BackupSchedule\nmetadata: {name: nightly, namespace: ns}\nspec:\n  schedule: \"30 2 * * *\"\n  maxBackups: 7\n  backupTemplate:\n    br: {cluster: demo1}\n    s3: {provider: aws, region: us-west-1, bucket: b}\n",
+    )
+    .expect("write");
+    let (code, out, err) = explain(&[
+        file.to_str().expect("path"),
+        "--now",
+        "2026-03-07T12:00:00Z",
+        "--count",
+        "3",
+        "--timezone",
+        "America/New_York",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let expected = "# Retention: the newest 7 finished Backups are kept (maxBackups); running Backups are never deleted\n\
+# Next 3 fire times after 2026-03-07T12:00:00Z (cron evaluated in America/New_York):\n\
+#   2026-03-09T06:30:00Z (2026-03-09T02:30:00-04:00 America/New_York)\n\
+#   2026-03-10T06:30:00Z (2026-03-10T02:30:00-04:00 America/New_York)\n\
+#   2026-03-11T06:30:00Z (2026-03-11T02:30:00-04:00 America/New_York)\n\
+# Backup the tick at 2026-03-09T06:30:00Z creates:\n";
+    assert!(out.contains(expected), "{out}");
+    assert!(
+        out.contains("  name: nightly-2026-03-09t06-30-00\n"),
+        "{out}"
+    );
+
+    let (code, _, err) = explain(&[file.to_str().expect("path"), "--timezone", "Mars/Olympus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown time zone \"Mars/Olympus\""), "{err}");
+}
+
+#[test]
+fn an_invalid_or_paused_schedule() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: pingcap.com/v1alpha1\nkind: BackupSchedule\nmetadata: {name: bad, namespace: ns}\nspec:\n  schedule: \"0 0 30 2 *\"\n  maxReservedTime: 0s\n  backupTemplate:\n    br: {cluster: demo1}\n    s3: {provider: aws, region: us-west-1, bucket: b}\n",
+    )
+    .expect("write");
+    let (code, out, _) = explain(&[bad.to_str().expect("path"), "--now", "2026-01-01T00:00:00Z"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("# Validation: INVALID: the reconciler marks it Invalid and neither creates nor deletes Backups\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("#   error: spec.maxReservedTime: must be a positive duration, got \"0s\"\n"),
+        "{out}"
+    );
+    assert!(!out.contains("fire times"), "{out}");
+
+    let paused = dir.path().join("paused.yaml");
+    std::fs::write(
+        &paused,
+        "apiVersion: pingcap.com/v1alpha1\nkind: BackupSchedule\nmetadata: {name: p, namespace: ns}\nspec:\n  schedule: \"@daily\"\n  pause: true\n  maxBackups: 3\n  backupTemplate:\n    br: {cluster: demo1}\n    s3: {provider: aws, region: us-west-1, bucket: b}\n",
+    )
+    .expect("write");
+    let (code, out, err) = explain(&[
+        paused.to_str().expect("path"),
+        "--now",
+        "2026-01-01T00:00:00Z",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# Paused: no Backup is created until spec.pause is false (then one for the latest missed tick)\n# Next 1 fire times after 2026-01-01T00:00:00Z (cron evaluated in UTC):\n#   2026-01-02T00:00:00Z\n"),
+        "{out}"
     );
 }
