@@ -10,7 +10,9 @@
 //! - [`rules`] ← [`reconcile`] (pure planning: Job, BR command line, status, GC-lifetime
 //!   guard) ← [`controller`] (kube client, SQL, leader election around it);
 //! - offline services: [`check`] (validation) and [`explain`] (the reconciler's plan);
-//!   [`certs`] (certificates); [`cli`] (every command and flag).
+//!   [`certs`] (certificates); [`cli`] (every command and flag);
+//! - [`runner`]: what the reconciler's Jobs run from this project's image (`runner
+//!   clean` deletes a Backup's data for cleanPolicy).
 
 pub mod admission;
 pub mod api;
@@ -21,5 +23,6 @@ pub mod controller;
 pub mod explain;
 pub mod reconcile;
 pub mod rules;
+pub mod runner;
 pub mod server;
 pub mod telemetry;

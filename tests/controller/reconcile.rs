@@ -32,6 +32,7 @@ struct Harness {
 fn context(fake: &FakeApiServer, metrics: Arc<Metrics>) -> Arc<Context> {
     let config = Config {
         default_br_image: "pingcap/br:v7.5.0".into(),
+        runner_image: "tidb-backup-webhook:test".into(),
         tz: None,
         namespace: None,
         tidb_connect_timeout: Duration::from_secs(5),
