@@ -1,6 +1,8 @@
 //! The reconciler's IO: the GC-lifetime guard against a real MariaDB, and the Backup
-//! reconcile against an in-memory fake apiserver (plus MariaDB where `spec.from` is set).
+//! reconcile against an in-memory fake apiserver (plus MariaDB where `spec.from` is set),
+//! cleanPolicy (finalizer, clean Job, terminating namespace) against the same fake.
 
+mod clean;
 mod fake_apiserver;
 mod gc;
 mod leader;

@@ -110,7 +110,7 @@ fn the_checker_denies_what_the_rules_do_not_grant() {
             "",
         ),
         request(
-            "PATCH",
+            "DELETE",
             "/apis/pingcap.com/v1alpha1/namespaces/test1/backups/b1",
             "",
         ),
@@ -145,6 +145,11 @@ fn the_checker_denies_what_the_rules_do_not_grant() {
             "GET",
             "/api/v1/namespaces/test1/pods/p/log",
             "container=backup",
+        ),
+        request(
+            "PATCH",
+            "/apis/pingcap.com/v1alpha1/namespaces/test1/backups/b1",
+            "fieldManager=tidb-backup-webhook",
         ),
         request(
             "PUT",
