@@ -1,8 +1,9 @@
 //! Pure reconciler planning: BR argv and Job against TiDB Operator's contract (reference
 //! §5.2–5.5, §9) and the user guide's Backups, status transitions, BR's log, the GC guard's
-//! decisions, the next-step planner, and the `explain` command.
+//! decisions, the next-step planner, cleanPolicy planning, and the `explain` command.
 
 mod argv;
+mod clean;
 mod explain;
 mod gc;
 mod job;
