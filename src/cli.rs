@@ -105,12 +105,73 @@ pub enum Command {
         #[arg(long, default_value = crate::manifests::NAMESPACE)]
         namespace: String,
     },
+    /// Work done inside the reconciler's Jobs (this project's image).
+    #[command(subcommand)]
+    Runner(RunnerCommand),
     /// Print the Backup and BackupSchedule CustomResourceDefinitions as YAML.
     Crds {
         /// Write one file per CRD into this directory instead (as in `manifests/crds`).
         #[arg(long, value_name = "DIR")]
         out_dir: Option<std::path::PathBuf>,
     },
+}
+
+/// `tidb-backup-webhook runner …`.
+#[derive(Debug, Subcommand)]
+pub enum RunnerCommand {
+    /// Delete every object under `<bucket>/<prefix>/` through the S3 API (the clean Job of
+    /// a Backup with cleanPolicy Delete or OnFailure).
+    ///
+    /// Credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY, web identity (IRSA), or instance metadata (kube2iam).
+    /// Refuses an empty prefix. Exits 0 when done, 2 when refused, 1 on other failures;
+    /// the last line then starts with `clean failed: `.
+    Clean(CleanArgs),
+}
+
+/// Flags of `runner clean`; the environment names are TiDB Operator's where it has one.
+#[derive(Clone, Debug, Args)]
+pub struct CleanArgs {
+    /// Bucket of the backup (`spec.s3.bucket`).
+    #[arg(long, env = "S3_BUCKET")]
+    pub bucket: String,
+    /// Prefix of the backup in the bucket (`spec.s3.prefix`); normalised like BR's
+    /// `path.Join(bucket, prefix)`. Must not be empty.
+    #[arg(long, env = "S3_PREFIX", default_value = "")]
+    pub prefix: String,
+    /// S3-compatible provider (`spec.s3.provider`): aws, alibaba and netease use
+    /// virtual-hosted addressing, the others path style.
+    #[arg(long, env = "S3_PROVIDER", default_value = "aws")]
+    pub provider: String,
+    /// Region (default us-east-1).
+    #[arg(long, env = "AWS_REGION", default_value = "")]
+    pub region: String,
+    /// Endpoint URL with scheme, e.g. `http://minio:9000` (default: AWS's).
+    #[arg(long, env = "S3_ENDPOINT", default_value = "")]
+    pub endpoint: String,
+    /// Attempts per batch of up to 1,000 keys before giving up.
+    #[arg(long, env = "CLEAN_ATTEMPTS", default_value_t = 5)]
+    pub attempts: u32,
+    /// Delay before a batch's second attempt; doubles per attempt.
+    #[arg(long, env = "CLEAN_BACKOFF", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub backoff: Duration,
+    /// Log line format.
+    #[arg(long, env = "CLEAN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl CleanArgs {
+    pub fn config(&self) -> crate::runner::clean::CleanConfig {
+        crate::runner::clean::CleanConfig {
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            provider: self.provider.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            attempts: self.attempts,
+            backoff: self.backoff,
+        }
+    }
 }
 
 /// Flags of `serve`; each can also be set through the environment.
@@ -256,6 +317,10 @@ pub struct ReconcileArgs {
     /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
     #[arg(long, env = "RECONCILER_BR_IMAGE", default_value = crate::reconcile::job::DEFAULT_BR_IMAGE)]
     pub br_image: String,
+    /// This project's image, which clean Jobs run (`runner clean`); normally the image
+    /// the reconciler itself runs from.
+    #[arg(long, env = "RECONCILER_RUNNER_IMAGE", default_value = crate::controller::DEFAULT_RUNNER_IMAGE)]
+    pub runner_image: String,
     /// Name of the leader-election Lease.
     #[arg(
         long,
@@ -300,6 +365,7 @@ impl ReconcileArgs {
             admin_listen: self.admin_listen,
             namespace: self.namespace.clone(),
             br_image: self.br_image.clone(),
+            runner_image: self.runner_image.clone(),
             lease_name: self.lease_name.clone(),
             lease_namespace: self.lease_namespace.clone(),
             identity: self.identity.clone(),
@@ -395,6 +461,11 @@ impl Cli {
                     })
                 );
                 ExitCode::SUCCESS
+            }
+            Command::Runner(RunnerCommand::Clean(args)) => {
+                telemetry::init(args.log_format, "info");
+                install_crypto_provider();
+                crate::runner::clean::run_blocking(&args.config())
             }
             Command::Crds { out_dir } => match write_crds(out_dir.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,

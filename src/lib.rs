@@ -11,7 +11,9 @@
 //!   guard) ← [`controller`] (kube client, SQL, leader election around it);
 //! - offline services: [`check`] (validation) and [`explain`] (the reconciler's plan);
 //!   [`certs`] (certificates); [`manifests`] (webhook configurations); [`cli`] (every
-//!   command and flag).
+//!   command and flag);
+//! - [`runner`]: what the reconciler's Jobs run from this project's image (`runner
+//!   clean` deletes a Backup's data for cleanPolicy).
 
 pub mod admission;
 pub mod api;
@@ -24,5 +26,6 @@ pub mod iam;
 pub mod manifests;
 pub mod reconcile;
 pub mod rules;
+pub mod runner;
 pub mod server;
 pub mod telemetry;

@@ -18,10 +18,12 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::clean::Next;
 use super::guard;
 use super::tidb::{Endpoint, GcLifeTime, TlsMaterial};
 use super::{Context, Error};
 use crate::api::{Backup, BackupStatus, GcLifeTimeStatus};
+use crate::reconcile::clean::{self, Lifecycle};
 use crate::reconcile::gc;
 use crate::reconcile::job::{self, ClusterInfo, JobContext};
 use crate::reconcile::status::{self, set_condition};
@@ -84,7 +86,13 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
     let Some(mut backup) = backups.get_opt(name).await? else {
         return Ok(Action::await_change());
     };
+    let mut gc_release_tried = false;
     for _ in 0..MAX_STEPS {
+        let lifecycle = clean::lifecycle(&backup);
+        if lifecycle == Lifecycle::AddFinalizer {
+            backup = super::clean::add_finalizer(&backups, &backup).await?;
+            continue;
+        }
         let job = jobs.get_opt(&job_name).await?;
         let job_view = job.as_ref().map(JobView::of);
         let pod = match &job {
@@ -100,6 +108,33 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
             None => None,
         };
         let step = next_step(&backup, job_view.as_ref(), pod.as_ref());
+        let step = match lifecycle {
+            Lifecycle::Deleting => {
+                match Box::pin(super::clean::deletion(
+                    ctx,
+                    &backups,
+                    &backup,
+                    step,
+                    &mut gc_release_tried,
+                ))
+                .await?
+                {
+                    Next::Continue(updated) => {
+                        backup = *updated;
+                        continue;
+                    }
+                    Next::Return(action) => return Ok(action),
+                    Next::Backup(step) => step,
+                }
+            }
+            // Deleted without our finalizer: record how a Job ended, start nothing.
+            Lifecycle::Released
+                if matches!(step, Step::Prepare | Step::CreateJob | Step::Invalid(_)) =>
+            {
+                return Ok(Action::await_change());
+            }
+            _ => step,
+        };
         let generation = backup.metadata.generation;
         let now = ctx.now();
         match step {
@@ -567,7 +602,7 @@ fn secret_key(secret: &Secret, key: &str) -> Option<String> {
 }
 
 /// Releases the GC life time if this Backup holds it (serialised per cluster).
-async fn release_gc(backup: &Backup, ctx: &Context) -> GcRelease {
+pub(super) async fn release_gc(backup: &Backup, ctx: &Context) -> GcRelease {
     let Some(own) = backup
         .status
         .as_ref()
@@ -602,7 +637,7 @@ async fn release_gc(backup: &Backup, ctx: &Context) -> GcRelease {
     }
 }
 
-async fn announce_release(ctx: &Context, backup: &Backup, gc: &GcRelease) {
+pub(super) async fn announce_release(ctx: &Context, backup: &Backup, gc: &GcRelease) {
     if let GcRelease::Released(record) = gc {
         let note = match record.state.as_str() {
             gc::RESTORED => format!(
@@ -659,7 +694,7 @@ pub async fn write_status(
         .await
 }
 
-fn condition_message(status: &BackupStatus, type_: &str) -> String {
+pub(super) fn condition_message(status: &BackupStatus, type_: &str) -> String {
     status
         .conditions
         .iter()

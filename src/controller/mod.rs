@@ -1,5 +1,5 @@
 //! `reconcile`: the Backup controller. A kube-runtime `Controller` over Backups that owns
-//! their Jobs and watches the Jobs' pods (event-driven: progress needs no periodic
+//! their Jobs (backup and clean) and watches the backup Jobs' pods (event-driven: progress needs no periodic
 //! resync), run only on the holder of a Lease, with `/livez`, `/readyz` and `/metrics`
 //! on the admin port. The decisions are in [`crate::reconcile`]; this module does IO.
 //!
@@ -7,6 +7,7 @@
 //! [`lead`], sharing the [`Context`], the Lease and the admin port.
 
 pub mod backup;
+pub mod clean;
 pub mod guard;
 pub mod leader;
 pub mod metrics;
@@ -49,6 +50,8 @@ pub struct ReconcilerConfig {
     pub namespace: Option<String>,
     /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
     pub br_image: String,
+    /// This project's image, run by clean Jobs (`runner clean`).
+    pub runner_image: String,
     /// Name of the leader-election Lease.
     pub lease_name: String,
     /// Namespace of the Lease (normally the reconciler's own, from the downward API).
@@ -74,6 +77,8 @@ pub struct ReconcilerConfig {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub default_br_image: String,
+    /// Image of clean Jobs (this project's).
+    pub runner_image: String,
     /// `TZ` of the reconciler, passed on to BR as TiDB Operator does.
     pub tz: Option<String>,
     /// The watched namespace (`None`: all).
@@ -223,6 +228,14 @@ pub fn job_selector() -> String {
     format!("{LABEL_COMPONENT}=backup,{LABEL_MANAGED_BY}={MANAGED_BY}")
 }
 
+/// Labels that select every Job the reconciler owns: backup and clean Jobs.
+pub fn owned_job_selector() -> String {
+    format!("{LABEL_MANAGED_BY}={MANAGED_BY}")
+}
+
+/// Image of clean Jobs unless `--runner-image` says otherwise: this release's own.
+pub const DEFAULT_RUNNER_IMAGE: &str = concat!("tidb-backup-webhook:", env!("CARGO_PKG_VERSION"));
+
 /// The Backup controller: Backups, their Jobs (owned) and the Jobs' pods (by the
 /// `tidb.pingcap.com/backup` label). Runs until `stop` completes.
 pub async fn backup_controller(
@@ -245,7 +258,10 @@ pub async fn backup_controller(
     };
     let selector = job_selector();
     Controller::new(backups, watcher::Config::default())
-        .owns(jobs, watcher::Config::default().labels(&selector))
+        .owns(
+            jobs,
+            watcher::Config::default().labels(&owned_job_selector()),
+        )
         .watches(
             pods,
             watcher::Config::default().labels(&selector),
@@ -418,6 +434,7 @@ pub async fn serve(
         .unwrap_or_else(|| format!("tidb-backup-reconciler-{}", std::process::id()));
     let config = Config {
         default_br_image: args.br_image.clone(),
+        runner_image: args.runner_image.clone(),
         tz: std::env::var("TZ").ok(),
         namespace: args.namespace.clone(),
         tidb_connect_timeout: args.tidb_connect_timeout,

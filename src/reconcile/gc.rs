@@ -32,9 +32,12 @@
 //!    retried with back-off.
 //!
 //! So overlapping backups restore the value from before the first of them, after the last
-//! of them ends. A Backup deleted while `Holding` cannot release (no finalizer yet): its
-//! record is gone, and the value stays raised until another backup of the cluster ends
-//! or an operator runs the SQL.
+//! of them ends. A `Delete`/`OnFailure` Backup deleted while `Holding` keeps its
+//! finalizer until its Job stopped and the release was tried (see
+//! [`super::clean`]); a failed try is announced with the SQL and does not hold up the
+//! deletion (TiDB may be going away with the namespace). A `Retain` Backup has no
+//! finalizer: deleted while `Holding`, its record is gone, and the value stays raised
+//! until another backup of the cluster ends or an operator runs the SQL.
 
 use crate::api::GcLifeTimeStatus;
 use crate::rules::duration::GoDuration;

@@ -47,6 +47,11 @@ pub fn job_name(backup_name: &str) -> String {
 
 /// Labels of the Job and its pod (reference §5.2).
 pub fn job_labels(backup: &Backup) -> BTreeMap<String, String> {
+    component_labels(backup, "backup")
+}
+
+/// The labels of a Job of `component` (`backup`, or `clean` for the clean Job).
+pub fn component_labels(backup: &Backup, component: &str) -> BTreeMap<String, String> {
     let name = backup.metadata.name.clone().unwrap_or_default();
     let instance = backup
         .metadata
@@ -57,7 +62,7 @@ pub fn job_labels(backup: &Backup) -> BTreeMap<String, String> {
         .unwrap_or_else(|| name.clone());
     BTreeMap::from([
         (LABEL_NAME.to_owned(), "backup".to_owned()),
-        (LABEL_COMPONENT.to_owned(), "backup".to_owned()),
+        (LABEL_COMPONENT.to_owned(), component.to_owned()),
         (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
         (LABEL_INSTANCE.to_owned(), instance),
         (LABEL_BACKUP.to_owned(), name),
@@ -195,18 +200,7 @@ pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
     }
 
     let labels = job_labels(backup);
-    let annotations: BTreeMap<String, String> = meta
-        .annotations
-        .iter()
-        .flatten()
-        .filter(|(key, _)| key.as_str() != LAST_APPLIED_ANNOTATION)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let service_account = if spec.service_account.is_empty() {
-        DEFAULT_SERVICE_ACCOUNT
-    } else {
-        &spec.service_account
-    };
+    let annotations = pod_annotations(backup);
     let tikv_tag = ctx.cluster.and_then(ClusterInfo::tikv_tag);
 
     let container = Container {
@@ -218,16 +212,7 @@ pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
         env: Some(job_env(backup, ctx.tz)),
         resources: spec.resources.clone(),
         volume_mounts: Some(mounts),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                ..Capabilities::default()
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(container_security_context()),
         ..Container::default()
     };
     Ok(Job {
@@ -249,24 +234,13 @@ pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
                 }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".to_owned()),
-                    service_account_name: Some(service_account.to_owned()),
+                    service_account_name: Some(service_account(spec).to_owned()),
                     containers: vec![container],
                     volumes: Some(volumes),
                     tolerations: spec.tolerations.clone(),
                     affinity: spec.affinity.clone(),
                     image_pull_secrets: spec.image_pull_secrets.clone(),
-                    security_context: Some(PodSecurityContext {
-                        run_as_user: Some(RUN_AS_USER),
-                        run_as_group: Some(RUN_AS_USER),
-                        run_as_non_root: Some(true),
-                        // Lets the unprivileged user read mounted secrets and write volumes.
-                        fs_group: Some(RUN_AS_USER),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security_context()),
                     ..PodSpec::default()
                 }),
             },
@@ -280,30 +254,36 @@ pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
 /// the terminal (the reconciler reads the summary from the pod log), `TZ`, then
 /// `spec.env` replacing any built-in variable of the same name.
 pub fn job_env(backup: &Backup, tz: Option<&str>) -> Vec<EnvVar> {
-    let mut env = Vec::new();
-    if let Some(s3) = backup
-        .spec
-        .s3
-        .as_ref()
-        .filter(|s| !s.secret_name.is_empty())
-    {
-        env.push(secret_env(
-            "AWS_ACCESS_KEY_ID",
-            &s3.secret_name,
-            "access_key",
-        ));
-        env.push(secret_env(
-            "AWS_SECRET_ACCESS_KEY",
-            &s3.secret_name,
-            "secret_key",
-        ));
-    }
+    let mut env = s3_key_env(backup);
     env.push(plain_env("BR_LOG_TO_TERM", "1"));
     if let Some(tz) = tz.filter(|tz| !tz.is_empty()) {
         env.push(plain_env("TZ", tz));
     }
-    for var in backup.spec.env.iter().flatten() {
-        // TiDB Operator's AppendOverwriteEnv: replace every same-named entry, else append.
+    overlay_env(&mut env, backup.spec.env.as_deref().unwrap_or_default());
+    env
+}
+
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` from `spec.s3.secretName` (keys
+/// `access_key`/`secret_key`), by reference; empty without a secret (IRSA, kube2iam).
+pub fn s3_key_env(backup: &Backup) -> Vec<EnvVar> {
+    let Some(s3) = backup
+        .spec
+        .s3
+        .as_ref()
+        .filter(|s| !s.secret_name.is_empty())
+    else {
+        return Vec::new();
+    };
+    vec![
+        secret_env("AWS_ACCESS_KEY_ID", &s3.secret_name, "access_key"),
+        secret_env("AWS_SECRET_ACCESS_KEY", &s3.secret_name, "secret_key"),
+    ]
+}
+
+/// TiDB Operator's AppendOverwriteEnv: each of `extra` replaces every same-named entry
+/// of `env`, or is appended.
+pub fn overlay_env(env: &mut Vec<EnvVar>, extra: &[EnvVar]) {
+    for var in extra {
         let mut replaced = false;
         for existing in env.iter_mut().filter(|e| e.name == var.name) {
             *existing = var.clone();
@@ -313,10 +293,61 @@ pub fn job_env(backup: &Backup, tz: Option<&str>) -> Vec<EnvVar> {
             env.push(var.clone());
         }
     }
-    env
 }
 
-fn plain_env(name: &str, value: &str) -> EnvVar {
+/// Pod annotations: all of the Backup's (kube2iam's role annotation among them), except
+/// kubectl's last-applied copy of the manifest.
+pub fn pod_annotations(backup: &Backup) -> BTreeMap<String, String> {
+    backup
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(key, _)| key.as_str() != LAST_APPLIED_ANNOTATION)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `spec.serviceAccount`, or TiDB Operator's default (IRSA annotates this account).
+pub fn service_account(spec: &crate::api::BackupSpec) -> &str {
+    if spec.service_account.is_empty() {
+        DEFAULT_SERVICE_ACCOUNT
+    } else {
+        &spec.service_account
+    }
+}
+
+/// The container's security context: no privilege, read-only root, no capabilities.
+pub fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// The pod's security context: an unprivileged user and the runtime's seccomp profile.
+pub fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_user: Some(RUN_AS_USER),
+        run_as_group: Some(RUN_AS_USER),
+        run_as_non_root: Some(true),
+        // Lets the unprivileged user read mounted secrets and write volumes.
+        fs_group: Some(RUN_AS_USER),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+pub(crate) fn plain_env(name: &str, value: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value: Some(value.to_owned()),

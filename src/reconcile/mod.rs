@@ -14,12 +14,13 @@
 //! duplicate event, a restart or a new leader lands on the same step, and each step is
 //! idempotent (a Job that already exists counts as created).
 //!
-//! Extending it: a finalizer (cleanPolicy) is one more [`Step`] chosen first for a Backup
-//! with a deletion timestamp (it must also release a held GC life time, see [`gc`]). The
-//! BackupSchedule planner is the sibling module [`schedule`], run by a second controller
-//! inside [`crate::controller::lead`].
+//! cleanPolicy ([`clean`]) wraps these steps: a `Delete`/`OnFailure` Backup gets its
+//! finalizer first, and a deleted one settles its backup (Job stopped, GC life time
+//! released) before its data is deleted. The BackupSchedule planner is the sibling module
+//! [`schedule`], run by a second controller inside [`crate::controller::lead`].
 
 pub mod argv;
+pub mod clean;
 pub mod gc;
 pub mod job;
 pub mod schedule;

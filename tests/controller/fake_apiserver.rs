@@ -1,10 +1,12 @@
 //! An in-memory fake apiserver behind a kube `Client`: create (AlreadyExists), get, list
 //! and watch with label selectors, replace with resourceVersion conflicts, merge and
-//! apply patches (the status subresource replaces `status`), delete (with a uid
-//! precondition), pod logs, and one-shot failure injection. Every request is recorded
-//! for assertions.
+//! apply patches (the status subresource replaces `status`; a merge patch carrying a
+//! stale resourceVersion conflicts), delete (with a uid precondition; with finalizers:
+//! deletionTimestamp, then removal when the last finalizer goes), creates refused in a
+//! terminating namespace (NamespaceLifecycle's 403), pod logs, and one-shot failure
+//! injection. Every request is recorded for assertions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +52,12 @@ struct State {
     uid: u64,
     /// `(method, path suffix, code, reason)`, each used once.
     failures: Vec<(String, String, u16, String)>,
+    /// Namespaces being deleted: creates in them are refused.
+    terminating: HashSet<String>,
 }
+
+/// When the fake's DELETE marks an object that has finalizers.
+pub const DELETION_TIMESTAMP: &str = "2026-01-01T00:20:00Z";
 
 #[derive(Clone)]
 pub struct FakeApiServer {
@@ -187,6 +194,7 @@ impl FakeApiServer {
                 rv: 100,
                 uid: 0,
                 failures: Vec::new(),
+                terminating: HashSet::new(),
             })),
             events,
         }
@@ -259,6 +267,15 @@ impl FakeApiServer {
             code,
             reason.to_owned(),
         ));
+    }
+
+    /// The namespace is being deleted: from now on every create in it is refused.
+    pub fn terminate_namespace(&self, namespace: &str) {
+        self.state
+            .lock()
+            .expect("state")
+            .terminating
+            .insert(namespace.to_owned());
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -448,6 +465,9 @@ impl FakeApiServer {
             ("POST", None, _) => {
                 let mut object = body;
                 if let Some(ns) = &target.namespace {
+                    if state.terminating.contains(ns) {
+                        return json_response(403, namespace_terminating(&target, ns, &object));
+                    }
                     object["metadata"]["namespace"] = json!(ns);
                 }
                 if object.pointer("/apiVersion").is_none() || object.pointer("/kind").is_none() {
@@ -521,10 +541,48 @@ impl FakeApiServer {
                     // server-side apply amounts to replacing it.
                     object["status"] = body.get("status").cloned().unwrap_or(Value::Null);
                 } else {
-                    merge(object, &body);
+                    if let Some(sent) = body.pointer("/metadata/resourceVersion")
+                        && Some(sent) != object.pointer("/metadata/resourceVersion")
+                    {
+                        return json_response(
+                            409,
+                            status_body(409, "Conflict", "the object has been modified"),
+                        );
+                    }
+                    let mut patched = object.clone();
+                    merge(&mut patched, &body);
+                    if let Some(added) = added_finalizer_while_deleting(object, &patched) {
+                        return json_response(
+                            422,
+                            status_body(
+                                422,
+                                "Invalid",
+                                &format!(
+                                    "{} \"{name}\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{added}\"}}",
+                                    target.collection.1
+                                ),
+                            ),
+                        );
+                    }
+                    *object = patched;
                 }
                 object["metadata"]["resourceVersion"] = json!(rv.to_string());
                 let object = object.clone();
+                if is_deleting(&object) && finalizers(&object).is_empty() {
+                    // The last finalizer is gone: the deletion completes.
+                    if let Some(c) = state.objects.get_mut(&target.collection) {
+                        c.remove(&key);
+                    }
+                    Self::publish(
+                        &mut state,
+                        &self.events,
+                        target.collection,
+                        rv,
+                        "DELETED",
+                        object.clone(),
+                    );
+                    return json_response(200, object);
+                }
                 Self::publish(
                     &mut state,
                     &self.events,
@@ -550,6 +608,38 @@ impl FakeApiServer {
                         409,
                         status_body(409, "Conflict", "Precondition failed: UID in precondition"),
                     );
+                }
+                let has_finalizers = state
+                    .objects
+                    .get(&target.collection)
+                    .and_then(|c| c.get(&key))
+                    .is_some_and(|o| !finalizers(o).is_empty());
+                if has_finalizers {
+                    // Finalizers hold the object: it is only marked for deletion.
+                    state.rv += 1;
+                    let rv = state.rv;
+                    let Some(object) = state
+                        .objects
+                        .get_mut(&target.collection)
+                        .and_then(|c| c.get_mut(&key))
+                    else {
+                        return json_response(404, status_body(404, "NotFound", "not found"));
+                    };
+                    if !is_deleting(object) {
+                        object["metadata"]["deletionTimestamp"] = json!(DELETION_TIMESTAMP);
+                        object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                    }
+                    object["metadata"]["resourceVersion"] = json!(rv.to_string());
+                    let object = object.clone();
+                    Self::publish(
+                        &mut state,
+                        &self.events,
+                        target.collection,
+                        rv,
+                        "MODIFIED",
+                        object.clone(),
+                    );
+                    return json_response(200, object);
                 }
                 match state
                     .objects
@@ -632,6 +722,68 @@ fn tokio_stream_from(
             }
         }
     })
+}
+
+fn finalizers(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn is_deleting(object: &Value) -> bool {
+    object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+}
+
+/// A finalizer `new` adds to an object that `old` shows being deleted (the apiserver's
+/// metadata validation refuses that).
+fn added_finalizer_while_deleting(old: &Value, new: &Value) -> Option<String> {
+    if !is_deleting(old) {
+        return None;
+    }
+    let before = finalizers(old);
+    finalizers(new).into_iter().find(|f| !before.contains(f))
+}
+
+/// NamespaceLifecycle's refusal of a create in a terminating namespace: 403 Forbidden,
+/// `<resource>.<group> "<name>" is forbidden: …`, and the cause `NamespaceTerminating`.
+fn namespace_terminating(target: &Target, namespace: &str, object: &Value) -> Value {
+    let group = target
+        .collection
+        .0
+        .strip_prefix("/apis/")
+        .and_then(|gv| gv.split('/').next())
+        .unwrap_or_default();
+    let resource = &target.collection.1;
+    let qualified = if group.is_empty() {
+        resource.clone()
+    } else {
+        format!("{resource}.{group}")
+    };
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let reason = format!(
+        "unable to create new content in namespace {namespace} because it is being terminated"
+    );
+    let message = if name.is_empty() {
+        format!("{qualified} is forbidden: {reason}")
+    } else {
+        format!("{qualified} \"{name}\" is forbidden: {reason}")
+    };
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": "Forbidden",
+           "details": {"name": name, "group": group, "kind": resource,
+                       "causes": [{"reason": "NamespaceTerminating",
+                                   "message": format!("namespace {namespace} is being terminated"),
+                                   "field": "metadata.namespace"}]},
+           "code": 403})
 }
 
 fn json_response(code: u16, body: Value) -> Response<ResponseBody> {

@@ -75,6 +75,7 @@ fn replica(fake: &FakeApiServer, identity: &str) -> (Arc<Context>, LeaderElector
     let client = fake.client();
     let config = Config {
         default_br_image: "pingcap/br:v7.5.0".into(),
+        runner_image: "tidb-backup-webhook:test".into(),
         tz: None,
         namespace: None,
         tidb_connect_timeout: Duration::from_secs(5),

@@ -109,9 +109,10 @@ fn the_checker_denies_what_the_rules_do_not_grant() {
             "/apis/batch/v1/namespaces/test1/jobs/backup-b1",
             "",
         ),
+        // Backups may be deleted (schedule retention); BackupSchedules never are.
         request(
-            "PATCH",
-            "/apis/pingcap.com/v1alpha1/namespaces/test1/backups/b1",
+            "DELETE",
+            "/apis/pingcap.com/v1alpha1/namespaces/test1/backupschedules/s1",
             "",
         ),
         request("GET", "/api/v1/secrets", ""),
@@ -145,6 +146,11 @@ fn the_checker_denies_what_the_rules_do_not_grant() {
             "GET",
             "/api/v1/namespaces/test1/pods/p/log",
             "container=backup",
+        ),
+        request(
+            "PATCH",
+            "/apis/pingcap.com/v1alpha1/namespaces/test1/backups/b1",
+            "fieldManager=tidb-backup-webhook",
         ),
         request(
             "PUT",

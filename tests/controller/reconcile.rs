@@ -20,18 +20,19 @@ use tidb_backup_webhook::controller::{Config, Context, Error};
 use super::fake_apiserver::FakeApiServer;
 use super::mariadb::{MariaDb, PASSWORD, USER};
 
-const NS: &str = "test1";
-const NOW: &str = "2026-01-01T00:10:00Z";
+pub(super) const NS: &str = "test1";
+pub(super) const NOW: &str = "2026-01-01T00:10:00Z";
 
-struct Harness {
-    fake: FakeApiServer,
-    ctx: Arc<Context>,
+pub(super) struct Harness {
+    pub(super) fake: FakeApiServer,
+    pub(super) ctx: Arc<Context>,
     metrics: Arc<Metrics>,
 }
 
-fn context(fake: &FakeApiServer, metrics: Arc<Metrics>) -> Arc<Context> {
+pub(super) fn context(fake: &FakeApiServer, metrics: Arc<Metrics>) -> Arc<Context> {
     let config = Config {
         default_br_image: "pingcap/br:v7.5.0".into(),
+        runner_image: "tidb-backup-webhook:test".into(),
         tz: None,
         namespace: None,
         tidb_connect_timeout: Duration::from_secs(5),
@@ -45,7 +46,7 @@ fn context(fake: &FakeApiServer, metrics: Arc<Metrics>) -> Arc<Context> {
     Arc::new(ctx)
 }
 
-fn harness() -> Harness {
+pub(super) fn harness() -> Harness {
     let fake = FakeApiServer::new();
     let metrics = Arc::new(Metrics::default());
     let ctx = context(&fake, metrics.clone());
@@ -58,7 +59,7 @@ fn harness() -> Harness {
 }
 
 /// The user guide's access-key Backup; `from_port` adds `spec.from` pointing at MariaDB.
-fn seed_backup(name: &str, from_port: Option<u16>) -> Value {
+pub(super) fn seed_backup(name: &str, from_port: Option<u16>) -> Value {
     let mut spec = json!({
         "backupType": "full",
         "br": {"cluster": "demo1", "clusterNamespace": NS},
@@ -74,33 +75,37 @@ fn seed_backup(name: &str, from_port: Option<u16>) -> Value {
 }
 
 impl Harness {
-    fn backup(&self, name: &str) -> Value {
+    pub(super) fn backup(&self, name: &str) -> Value {
         self.fake
             .get("pingcap.com/v1alpha1", "Backup", NS, name)
             .expect("backup exists")
     }
 
-    async fn reconcile(&self, name: &str) -> Result<Action, Error> {
+    pub(super) async fn reconcile(&self, name: &str) -> Result<Action, Error> {
         self.reconcile_with(&self.ctx, name).await
     }
 
-    async fn reconcile_with(&self, ctx: &Arc<Context>, name: &str) -> Result<Action, Error> {
+    pub(super) async fn reconcile_with(
+        &self,
+        ctx: &Arc<Context>,
+        name: &str,
+    ) -> Result<Action, Error> {
         let backup: Backup = serde_json::from_value(self.backup(name)).expect("typed backup");
         reconcile(Arc::new(backup), ctx.clone()).await
     }
 
-    fn status(&self, name: &str) -> Value {
+    pub(super) fn status(&self, name: &str) -> Value {
         self.backup(name)["status"].clone()
     }
 
-    fn condition(&self, name: &str, type_: &str) -> Value {
+    pub(super) fn condition(&self, name: &str, type_: &str) -> Value {
         self.status(name)["conditions"]
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
             .unwrap_or(Value::Null)
     }
 
-    fn job_creates(&self) -> usize {
+    pub(super) fn job_creates(&self) -> usize {
         self.fake
             .requests()
             .iter()
@@ -110,7 +115,7 @@ impl Harness {
             .count()
     }
 
-    fn event_reasons(&self) -> Vec<String> {
+    pub(super) fn event_reasons(&self) -> Vec<String> {
         self.fake
             .list("events.k8s.io/v1", "Event")
             .iter()
@@ -118,7 +123,7 @@ impl Harness {
             .collect()
     }
 
-    fn add_db_secret(&self) {
+    pub(super) fn add_db_secret(&self) {
         self.fake.insert(json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "backup-demo1-tidb-secret", "namespace": NS},
@@ -126,7 +131,7 @@ impl Harness {
         }));
     }
 
-    fn add_pod(&self, backup: &str, phase: &str) {
+    pub(super) fn add_pod(&self, backup: &str, phase: &str) {
         self.fake.insert(json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": format!("backup-{backup}-x7k2p"), "namespace": NS,
@@ -142,7 +147,7 @@ impl Harness {
         }));
     }
 
-    fn finish_job(&self, backup: &str, succeeded: bool) {
+    pub(super) fn finish_job(&self, backup: &str, succeeded: bool) {
         let condition = if succeeded {
             json!({"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:09:00Z"})
         } else {

@@ -34,6 +34,7 @@ fn set_now(rfc3339: &str) {
 fn context(fake: &FakeApiServer) -> Arc<Context> {
     let config = Config {
         default_br_image: "pingcap/br:v7.5.0".into(),
+        runner_image: "tidb-backup-webhook:test".into(),
         tz: None,
         namespace: None,
         tidb_connect_timeout: Duration::from_secs(5),

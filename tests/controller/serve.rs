@@ -18,6 +18,7 @@ fn args() -> ReconcilerConfig {
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
         namespace: None,
         br_image: DEFAULT_BR_IMAGE.into(),
+        runner_image: "tidb-backup-webhook:test".into(),
         lease_name: "tidb-backup-reconciler".into(),
         lease_namespace: "tidb-admin".into(),
         identity: Some("reconciler-0".into()),

@@ -1,8 +1,10 @@
 //! Pure reconciler planning: BR argv and Job against TiDB Operator's contract (reference
 //! §5.2–5.5, §9) and the user guide's Backups, status transitions, BR's log, the GC guard's
-//! decisions, the next-step planner, the BackupSchedule planner, and the `explain` command.
+//! decisions, the next-step planner, cleanPolicy planning, the BackupSchedule planner, and
+//! the `explain` command.
 
 mod argv;
+mod clean;
 mod explain;
 mod gc;
 mod job;

@@ -1,0 +1,370 @@
+//! cleanPolicy's IO around [`crate::reconcile::clean`]: the finalizer, the clean Job,
+//! its outcome as `Clean`/`CleanFailed`, and the namespace-terminating way out.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::backup::{announce_release, condition_message, release_gc, write_status};
+use super::{Context, Error};
+use crate::api::Backup;
+use crate::reconcile::clean::{
+    self, CLEAN, CLEAN_FAILED, CleanJobContext, DeletionStep, FINALIZER, NAMESPACE_TERMINATING,
+    NAMESPACE_TERMINATING_CAUSE,
+};
+use crate::reconcile::job::{LABEL_BACKUP, LABEL_COMPONENT};
+use crate::reconcile::status::{self, set_condition, set_condition_status};
+use crate::reconcile::{FIELD_MANAGER, GcRelease, JobView, PodView, Step, defaulted};
+
+/// Lines of the runner's log read when its Job failed (its reason is the last line).
+const LOG_TAIL_LINES: i64 = 50;
+
+/// What the Backup reconcile does after a deletion step.
+pub enum Next {
+    /// Observe again (the Backup as last written).
+    Continue(Box<Backup>),
+    /// Stop this reconcile.
+    Return(Action),
+    /// Run this backup step the usual way (the Backup's Job ended or progressed).
+    Backup(Step),
+}
+
+/// Adds the finalizer, guarded by the resourceVersion read (a concurrent change makes
+/// the patch fail with a conflict, and the reconcile is retried on a fresh read).
+pub async fn add_finalizer(backups: &Api<Backup>, backup: &Backup) -> Result<Backup, Error> {
+    let updated = set_finalizers(backups, backup, clean::finalizers_with(backup, true)).await?;
+    info!(backup = %backup.name_any(), finalizer = FINALIZER, "added the finalizer");
+    Ok(updated)
+}
+
+async fn remove_finalizer(backups: &Api<Backup>, backup: &Backup) -> Result<(), Error> {
+    set_finalizers(backups, backup, clean::finalizers_with(backup, false)).await?;
+    info!(backup = %backup.name_any(), finalizer = FINALIZER, "removed the finalizer");
+    Ok(())
+}
+
+async fn set_finalizers(
+    backups: &Api<Backup>,
+    backup: &Backup,
+    finalizers: Vec<String>,
+) -> Result<Backup, kube::Error> {
+    let body = json!({"metadata": {
+        "resourceVersion": backup.resource_version(),
+        "finalizers": finalizers,
+    }});
+    backups
+        .patch(
+            &backup.name_any(),
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&body),
+        )
+        .await
+}
+
+/// One step for a Backup being deleted with our finalizer. `backup_step` is what
+/// [`crate::reconcile::next_step`] said for its Job and pod.
+pub async fn deletion(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    backup: &Backup,
+    backup_step: Step,
+    gc_release_tried: &mut bool,
+) -> Result<Next, Error> {
+    let namespace = backup.namespace().unwrap_or_default();
+    let name = backup.name_any();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    let job_name = clean::clean_job_name(&name);
+    let clean_job = jobs.get_opt(&job_name).await?;
+    let clean_view = clean_job.as_ref().map(JobView::of);
+    let step = clean::plan_deletion(backup, backup_step, clean_view.as_ref(), *gc_release_tried);
+    let generation = backup.metadata.generation;
+    let now = ctx.now();
+    let path = clean::data_path(backup);
+    match step {
+        DeletionStep::Backup(step) => Ok(Next::Backup(step)),
+        DeletionStep::WaitForBackupJob => {
+            info!(backup = %format!("{namespace}/{name}"), "deleted while its backup Job runs: cleaning waits for the Job to end");
+            Ok(Next::Return(Action::await_change()))
+        }
+        DeletionStep::ReleaseGc => {
+            *gc_release_tried = true;
+            let gc = Box::pin(release_gc(backup, ctx)).await;
+            match &gc {
+                GcRelease::Released(record) => {
+                    let mut status = backup.status.clone().unwrap_or_default();
+                    status.tikv_gc_life_time = Some(record.clone());
+                    let updated = write_status(backups, &name, &status).await?;
+                    announce_release(ctx, &updated, &gc).await;
+                    Ok(Next::Continue(Box::new(updated)))
+                }
+                GcRelease::RestoreFailed(message) => {
+                    // Announced, never a reason to keep the Backup: TiDB may be going
+                    // away with the namespace, and the message names the SQL.
+                    warn!(backup = %format!("{namespace}/{name}"), error = %message, "deleting a Backup whose GC life time could not be restored");
+                    ctx.event(backup, EventType::Warning, "GCLifeTimeNotRestored", message)
+                        .await;
+                    Ok(Next::Continue(Box::new(backup.clone())))
+                }
+                GcRelease::NotHeld => Ok(Next::Continue(Box::new(backup.clone()))),
+            }
+        }
+        DeletionStep::Retain { reason } => {
+            let message = format!("{reason}: the backup data at {path} is kept");
+            ctx.event(backup, EventType::Normal, "DataRetained", &message)
+                .await;
+            remove_finalizer(backups, backup).await?;
+            Ok(Next::Return(Action::await_change()))
+        }
+        DeletionStep::NothingToClean { reason } => {
+            let mut status = backup.status.clone().unwrap_or_default();
+            let message = format!("nothing to delete: {reason}");
+            set_condition(
+                &mut status,
+                CLEAN,
+                "NothingToClean",
+                &message,
+                generation,
+                now,
+            );
+            let updated = write_status(backups, &name, &status).await?;
+            ctx.transition(&updated, CLEAN, EventType::Normal, "Cleaned", &message)
+                .await;
+            remove_finalizer(backups, &updated).await?;
+            Ok(Next::Return(Action::await_change()))
+        }
+        DeletionStep::Unsupported { message } => {
+            let mut status = backup.status.clone().unwrap_or_default();
+            set_condition(
+                &mut status,
+                CLEAN_FAILED,
+                "UnsupportedStorage",
+                &message,
+                generation,
+                now,
+            );
+            let updated = write_status(backups, &name, &status).await?;
+            ctx.transition(
+                &updated,
+                CLEAN_FAILED,
+                EventType::Warning,
+                "UnsupportedStorage",
+                &message,
+            )
+            .await;
+            remove_finalizer(backups, &updated).await?;
+            Ok(Next::Return(Action::await_change()))
+        }
+        DeletionStep::CreateCleanJob => {
+            let job = clean::clean_job(
+                &defaulted(backup),
+                &CleanJobContext {
+                    runner_image: &ctx.config.runner_image,
+                    tz: ctx.config.tz.as_deref(),
+                },
+            )
+            .map_err(Error::Plan)?;
+            let created = jobs
+                .create(
+                    &PostParams {
+                        dry_run: false,
+                        field_manager: Some(FIELD_MANAGER.to_owned()),
+                    },
+                    &job,
+                )
+                .await;
+            match created {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.is_already_exists() => {}
+                Err(kube::Error::Api(status)) if namespace_terminating(&status) => {
+                    return namespace_is_terminating(ctx, backups, backup, &job_name).await;
+                }
+                Err(e) => {
+                    ctx.event(
+                        backup,
+                        EventType::Warning,
+                        "FailedCreate",
+                        &format!("cannot create Job {job_name}: {e}"),
+                    )
+                    .await;
+                    return Err(e.into());
+                }
+            }
+            let message = format!("created Job {namespace}/{job_name} to delete {path}");
+            let mut status = backup.status.clone().unwrap_or_default();
+            set_condition_status(
+                &mut status,
+                CLEAN,
+                "False",
+                "CleanJobCreated",
+                &message,
+                generation,
+                now,
+            );
+            let updated = write_status(backups, &name, &status).await?;
+            ctx.event(&updated, EventType::Normal, "CleanJobCreated", &message)
+                .await;
+            Ok(Next::Continue(Box::new(updated)))
+        }
+        DeletionStep::CleanJobConflict { owner } => {
+            let message = format!(
+                "Job {namespace}/{job_name} exists but is not owned by this Backup (owner uid {}); waiting for it to be garbage-collected or deleted",
+                owner.as_deref().unwrap_or("none")
+            );
+            ctx.event(backup, EventType::Warning, "JobConflict", &message)
+                .await;
+            Err(Error::JobConflict(message))
+        }
+        DeletionStep::WaitForCleanJob => Ok(Next::Return(Action::await_change())),
+        DeletionStep::Cleaned => {
+            let message = format!("Job {namespace}/{job_name} deleted the backup data at {path}");
+            let mut status = backup.status.clone().unwrap_or_default();
+            if status::is_true(Some(&status), CLEAN_FAILED) {
+                set_condition_status(
+                    &mut status,
+                    CLEAN_FAILED,
+                    "False",
+                    "Recovered",
+                    "",
+                    generation,
+                    now,
+                );
+            }
+            set_condition(
+                &mut status,
+                CLEAN,
+                "BackupDataDeleted",
+                &message,
+                generation,
+                now,
+            );
+            let updated = write_status(backups, &name, &status).await?;
+            ctx.transition(&updated, CLEAN, EventType::Normal, "Cleaned", &message)
+                .await;
+            remove_finalizer(backups, &updated).await?;
+            Ok(Next::Return(Action::await_change()))
+        }
+        DeletionStep::CleanJobFailed { refused, message } => {
+            let log = read_clean_log(ctx, &namespace, &name).await;
+            let text = clean::clean_failed_message(backup, &job_name, &message, log.as_deref());
+            let reason = if refused {
+                "CleanRefused"
+            } else {
+                "CleanBackupDataFailed"
+            };
+            let mut status = backup.status.clone().unwrap_or_default();
+            if condition_message(&status, CLEAN_FAILED) != format!("{reason}: {text}")
+                || !status::is_true(Some(&status), CLEAN_FAILED)
+            {
+                set_condition(&mut status, CLEAN_FAILED, reason, &text, generation, now);
+                let updated = write_status(backups, &name, &status).await?;
+                ctx.transition(&updated, CLEAN_FAILED, EventType::Warning, reason, &text)
+                    .await;
+            }
+            // The finalizer stays: the data is still there.
+            Ok(Next::Return(Action::await_change()))
+        }
+        DeletionStep::RemoveFinalizer => {
+            remove_finalizer(backups, backup).await?;
+            Ok(Next::Return(Action::await_change()))
+        }
+    }
+}
+
+/// Whether the apiserver refused a create because the namespace is being deleted
+/// (NamespaceLifecycle: 403 Forbidden with cause `NamespaceTerminating`).
+pub fn namespace_terminating(status: &kube::core::Status) -> bool {
+    status.code == 403
+        && status.details.as_ref().is_some_and(|d| {
+            d.causes
+                .iter()
+                .any(|c| c.reason == NAMESPACE_TERMINATING_CAUSE)
+        })
+}
+
+/// The namespace is going away: record `CleanFailed` naming the data left behind,
+/// announce it where it can still be seen, and release the finalizer so the namespace
+/// can finish deleting.
+async fn namespace_is_terminating(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    backup: &Backup,
+    job_name: &str,
+) -> Result<Next, Error> {
+    let namespace = backup.namespace().unwrap_or_default();
+    let name = backup.name_any();
+    let message = clean::namespace_terminating_message(backup, &namespace, job_name);
+    let mut status = backup.status.clone().unwrap_or_default();
+    set_condition(
+        &mut status,
+        CLEAN_FAILED,
+        NAMESPACE_TERMINATING,
+        &message,
+        backup.metadata.generation,
+        ctx.now(),
+    );
+    // Updates are still allowed in a terminating namespace; creates (events too) are not.
+    let updated = write_status(backups, &name, &status).await?;
+    warn!(backup = %format!("{namespace}/{name}"), data = %clean::data_path(backup), "{message}");
+    ctx.transition(
+        &updated,
+        CLEAN_FAILED,
+        EventType::Warning,
+        NAMESPACE_TERMINATING,
+        &message,
+    )
+    .await;
+    // The Backup's own namespace refuses new events; the Namespace's go to `default`.
+    let note = format!("Backup {namespace}/{name}: {message}");
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "BackupDataRetained".to_owned(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Clean".to_owned(),
+        secondary: None,
+    };
+    let regarding = ObjectReference {
+        api_version: Some("v1".to_owned()),
+        kind: Some("Namespace".to_owned()),
+        name: Some(namespace.clone()),
+        ..ObjectReference::default()
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &regarding).await {
+        warn!(namespace, error = %e, "cannot publish an event on the namespace");
+    }
+    remove_finalizer(backups, &updated).await?;
+    Ok(Next::Return(Action::await_change()))
+}
+
+/// The newest clean pod's log tail, if it can be read.
+async fn read_clean_log(ctx: &Context, namespace: &str, backup: &str) -> Option<String> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!("{LABEL_BACKUP}={backup},{LABEL_COMPONENT}=clean");
+    let list = match pods.list(&ListParams::default().labels(&selector)).await {
+        Ok(list) => list,
+        Err(e) => {
+            warn!(backup, error = %e, "cannot list the clean pods");
+            return None;
+        }
+    };
+    let pod = PodView::newest(&list.items)?;
+    let params = LogParams {
+        container: Some(clean::CONTAINER.to_owned()),
+        tail_lines: Some(LOG_TAIL_LINES),
+        ..LogParams::default()
+    };
+    match pods.logs(&pod.name, &params).await {
+        Ok(log) => Some(log),
+        Err(e) => {
+            warn!(pod = %pod.name, error = %e, "cannot read the clean pod's log");
+            None
+        }
+    }
+}
