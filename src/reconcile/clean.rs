@@ -16,8 +16,8 @@
 //! 3. the clean Job `clean-<name>` runs `tidb-backup-webhook runner clean`, which deletes
 //!    every object under `<bucket>/<prefix>/`; its success records `Clean` and releases
 //!    the finalizer; its failure records `CleanFailed` and keeps the finalizer (the data
-//!    is still there: delete Job `clean-<name>` to retry, or remove the finalizer to
-//!    keep the data).
+//!    is still there: delete Job `clean-<name>` to retry, or set `cleanPolicy: Retain`
+//!    (which stays editable) to keep the data).
 //!
 //! A clean Job that cannot be created because the namespace is being deleted records
 //! `CleanFailed` (reason [`NAMESPACE_TERMINATING`]), names the data left behind, and
@@ -479,7 +479,7 @@ pub fn clean_failed_message(
         .map(str::to_owned)
         .unwrap_or_else(|| job_message.to_owned());
     format!(
-        "Job {job_name} could not delete {}: {cause}. The data is retained; fix the cause and delete Job {job_name} to retry, or remove the finalizer {FINALIZER} to keep the data",
+        "Job {job_name} could not delete {}: {cause}. The data is retained; fix the cause and delete Job {job_name} to retry, or set cleanPolicy to Retain to keep the data",
         data_path(backup)
     )
 }

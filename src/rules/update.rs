@@ -1,4 +1,5 @@
-//! UPDATE semantics: a scheduled Backup's spec is frozen, and problems an object already
+//! UPDATE semantics: a scheduled Backup's spec is frozen (but for `cleanPolicy`), and
+//! problems an object already
 //! had never block an update that leaves them alone (ratcheting), so status and
 //! finalizer updates of old objects always pass.
 
@@ -9,6 +10,9 @@ use super::defaults::default_backup;
 use super::finding::{Finding, Severity};
 use super::validate::{validate_backup, validate_schedule};
 use crate::api::{Backup, BackupSchedule, BackupStatus};
+
+/// The one spec field that may change after a backup was scheduled.
+const MUTABLE_AFTER_SCHEDULING: &str = "spec.cleanPolicy";
 
 /// Condition types after which the backup Job exists and spec edits have no effect.
 const STARTED_PHASES: &[&str] = &[
@@ -49,6 +53,9 @@ pub fn validate_backup_update(old: &Backup, new: &Backup) -> Vec<Finding> {
             &to_json(&new_d.spec),
             &mut changed,
         );
+        // cleanPolicy is read when the Backup is deleted, not by the backup itself, so it
+        // stays editable (e.g. to keep the data of a backup whose clean was refused).
+        changed.retain(|path| path != MUTABLE_AFTER_SCHEDULING);
         findings.extend(changed.into_iter().map(|path| Finding {
             path,
             message: format!(

@@ -403,7 +403,7 @@ async fn a_failed_clean_keeps_the_finalizer_and_quotes_the_runner() {
     assert_eq!(failed["reason"], "CleanBackupDataFailed");
     assert_eq!(
         failed["message"],
-        "Job clean-b1 could not delete s3://my-bucket/my-folder/: cannot list s3://my-bucket/my-folder/: AccessDenied. The data is retained; fix the cause and delete Job clean-b1 to retry, or remove the finalizer tidb.pingcap.com/backup-protection to keep the data"
+        "Job clean-b1 could not delete s3://my-bucket/my-folder/: cannot list s3://my-bucket/my-folder/: AccessDenied. The data is retained; fix the cause and delete Job clean-b1 to retry, or set cleanPolicy to Retain to keep the data"
     );
 
     // Level-based: nothing more is written or announced for the same failure.
@@ -463,7 +463,7 @@ async fn a_refused_clean_is_reported_as_refused() {
     assert_eq!(failed["reason"], "CleanRefused");
     assert_eq!(
         failed["message"],
-        "Job clean-b1 could not delete s3://my-bucket: Job failed (PodFailurePolicy: Container clean for pod test1/clean-b1-abcde failed with exit code 2 matching FailJob rule at index 0). The data is retained; fix the cause and delete Job clean-b1 to retry, or remove the finalizer tidb.pingcap.com/backup-protection to keep the data"
+        "Job clean-b1 could not delete s3://my-bucket: Job failed (PodFailurePolicy: Container clean for pod test1/clean-b1-abcde failed with exit code 2 matching FailJob rule at index 0). The data is retained; fix the cause and delete Job clean-b1 to retry, or set cleanPolicy to Retain to keep the data"
     );
     assert_eq!(h.finalizers("b1"), json!([FINALIZER]));
 }

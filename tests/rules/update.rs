@@ -39,6 +39,25 @@ fn scheduled_backup_spec_is_immutable() {
 }
 
 #[test]
+fn clean_policy_stays_editable_after_scheduling() {
+    let mut old = minimal_backup();
+    default_backup(&mut old);
+    let old = with_phase(old, "Failed");
+    let mut new = old.clone();
+    new.spec.clean_policy = "Retain".into();
+    assert_eq!(validate_backup_update(&old, &new), vec![]);
+    new.spec.clean_policy = "Delete".into();
+    new.spec.s3.as_mut().expect("s3").bucket = "elsewhere".into();
+    assert_eq!(
+        errors(&validate_backup_update(&old, &new)),
+        vec![(
+            "spec.s3.bucket".into(),
+            "immutable once the backup has been scheduled (status Failed); create a new Backup instead".into()
+        )]
+    );
+}
+
+#[test]
 fn scheduled_condition_freezes_even_without_phase() {
     let mut old = minimal_backup();
     old.status = Some(BackupStatus {
@@ -50,11 +69,11 @@ fn scheduled_condition_freezes_even_without_phase() {
         ..Default::default()
     });
     let mut new = old.clone();
-    new.spec.clean_policy = "Delete".into();
+    new.spec.br.as_mut().expect("br").concurrency = Some(2);
     assert_eq!(
         errors(&validate_backup_update(&old, &new)),
         vec![(
-            "spec.cleanPolicy".into(),
+            "spec.br.concurrency".into(),
             "immutable once the backup has been scheduled (status Scheduled); create a new Backup instead".into()
         )]
     );
