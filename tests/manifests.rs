@@ -415,6 +415,38 @@ fn other_kustomizations_render() {
             assert_eq!(object["apiVersion"], "rbac.authorization.k8s.io/v1");
         }
     }
+    // Each component has its own account; the webhook's is checked with the overlays.
+    let rbac = kustomize(&Path::new(ROOT).join("manifests/rbac/reconciler"));
+    assert_eq!(
+        kinds(&rbac)
+            .into_iter()
+            .filter(|k| k.starts_with("ServiceAccount/"))
+            .collect::<Vec<_>>(),
+        ["ServiceAccount/tidb-backup-reconciler"]
+    );
+    for object in &rbac {
+        for rule in object["rules"].as_array().into_iter().flatten() {
+            let verbs = rule["verbs"].as_array().expect("verbs");
+            assert!(
+                !verbs.contains(&Value::from("*")),
+                "no wildcard verbs: {rule}"
+            );
+            assert!(
+                !rule["resources"]
+                    .as_array()
+                    .expect("resources")
+                    .contains(&Value::from("*")),
+                "{rule}"
+            );
+            // Secrets are read one by one (spec.from's password), never listed.
+            if rule["resources"]
+                .as_array()
+                .is_some_and(|r| r.contains(&Value::from("secrets")))
+            {
+                assert_eq!(rule["verbs"], serde_json::json!(["get"]), "{rule}");
+            }
+        }
+    }
     let reconciler = kustomize(&Path::new(ROOT).join("manifests/reconciler"));
     let deployment = reconciler
         .iter()

@@ -1,4 +1,4 @@
-//! The shipped RBAC (`manifests/reconciler/rbac.yaml`) against the requests the
+//! The shipped RBAC (`manifests/rbac/reconciler/rbac.yaml`) against the requests the
 //! reconciler actually makes: every recorded request must be allowed by a rule.
 
 use serde_json::Value;
@@ -6,7 +6,7 @@ use tidb_backup_webhook::api::decode::parse_documents;
 
 use super::fake_apiserver::Recorded;
 
-const RBAC: &str = include_str!("../../manifests/reconciler/rbac.yaml");
+const RBAC: &str = include_str!("../../manifests/rbac/reconciler/rbac.yaml");
 
 /// A request as RBAC sees it.
 #[derive(Debug, PartialEq, Eq)]
