@@ -716,7 +716,7 @@ impl Context {
             type_,
             reason: reason.to_owned(),
             // Events allow 1 kB of note.
-            note: Some(truncate(note, 1000)),
+            note: Some(status::truncate(note, 1000)),
             action: "Reconcile".to_owned(),
             secondary: None,
         };
@@ -737,15 +737,4 @@ impl Context {
         self.metrics.transition(condition);
         self.event(backup, type_, reason, note).await;
     }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max.saturating_sub("…".len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }

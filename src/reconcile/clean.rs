@@ -30,7 +30,6 @@ use k8s_openapi::api::batch::v1::{
     Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
-use kube::Resource;
 use kube::api::ObjectMeta;
 
 use super::argv::go_path_join;
@@ -241,23 +240,9 @@ pub fn clean_args(spec: &BackupSpec) -> Result<Vec<String>, PlanError> {
 /// account, pod annotations, S3 key secret, `spec.env`), scheduling and security
 /// settings, with this project's image running `runner clean`.
 pub fn clean_job(backup: &Backup, ctx: &CleanJobContext) -> Result<Job, PlanError> {
-    let meta = &backup.metadata;
-    let name = meta
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| PlanError::new("metadata.name", "required"))?;
-    let namespace = meta
-        .namespace
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| PlanError::new("metadata.namespace", "required"))?;
+    let (name, namespace, owner) = job::job_owner(backup)?;
     let spec = &backup.spec;
     let args = clean_args(spec)?;
-    let mut owner = backup
-        .controller_owner_ref(&())
-        .ok_or_else(|| PlanError::new("metadata.uid", "required to own the Job"))?;
-    owner.block_owner_deletion = Some(true);
 
     let mut env = job::s3_key_env(backup);
     if let Some(tz) = ctx.tz.filter(|tz| !tz.is_empty()) {

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplateSpec, SeccompProfile, SecretKeySelector, SecretVolumeSource,
     SecurityContext, Volume, VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use kube::api::ObjectMeta;
 use serde_json::Value;
@@ -149,8 +150,9 @@ pub struct JobContext<'a> {
     pub tz: Option<&'a str>,
 }
 
-/// The Job for a (defaulted) Backup.
-pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
+/// Name, namespace and the controller owner reference of a Backup's Jobs: as TiDB
+/// Operator, `blockOwnerDeletion`, so foreground deletion of the Backup waits for them.
+pub fn job_owner(backup: &Backup) -> Result<(&str, &str, OwnerReference), PlanError> {
     let meta = &backup.metadata;
     let name = meta
         .name
@@ -162,15 +164,20 @@ pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
         .as_deref()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| PlanError::new("metadata.namespace", "required"))?;
+    let mut owner = backup
+        .controller_owner_ref(&())
+        .ok_or_else(|| PlanError::new("metadata.uid", "required to own the Job"))?;
+    owner.block_owner_deletion = Some(true);
+    Ok((name, namespace, owner))
+}
+
+/// The Job for a (defaulted) Backup.
+pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
+    let (name, namespace, owner) = job_owner(backup)?;
     let spec = &backup.spec;
     let cluster_tls = ctx.cluster.is_some_and(|c| c.cluster_tls);
     let args = argv::backup_args(spec, namespace, cluster_tls)?;
     let cluster = spec.br.as_ref().map(|br| br.cluster.as_str()).unwrap_or("");
-    let mut owner = backup
-        .controller_owner_ref(&())
-        .ok_or_else(|| PlanError::new("metadata.uid", "required to own the Job"))?;
-    // As TiDB Operator: foreground deletion of the Backup waits for the Job.
-    owner.block_owner_deletion = Some(true);
 
     let mut volumes = vec![Volume {
         name: "tmp".to_owned(),
