@@ -70,12 +70,7 @@ pub fn wants_finalizer(backup: &Backup) -> bool {
 }
 
 pub fn has_finalizer(backup: &Backup) -> bool {
-    backup
-        .metadata
-        .finalizers
-        .iter()
-        .flatten()
-        .any(|f| f == FINALIZER)
+    super::has_finalizer(backup, FINALIZER)
 }
 
 pub fn being_deleted(backup: &Backup) -> bool {
@@ -84,18 +79,7 @@ pub fn being_deleted(backup: &Backup) -> bool {
 
 /// The finalizers with ours added (or removed), in their order otherwise.
 pub fn finalizers_with(backup: &Backup, ours: bool) -> Vec<String> {
-    let mut list: Vec<String> = backup
-        .metadata
-        .finalizers
-        .iter()
-        .flatten()
-        .filter(|f| f.as_str() != FINALIZER)
-        .cloned()
-        .collect();
-    if ours {
-        list.push(FINALIZER.to_owned());
-    }
-    list
+    super::finalizers_with(backup, FINALIZER, ours)
 }
 
 /// Where a Backup's role in its own lifecycle stands.

@@ -279,6 +279,33 @@ pub fn next_step(backup: &Backup, job: Option<&JobView>, pod: Option<&PodView>) 
     Step::Wait
 }
 
+/// Whether the Backup carries `finalizer`.
+pub fn has_finalizer(backup: &Backup, finalizer: &str) -> bool {
+    backup
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == finalizer)
+}
+
+/// The Backup's finalizers with `finalizer` added once at the end (`present`) or
+/// removed, the others kept in their order: each path edits only its own entry.
+pub fn finalizers_with(backup: &Backup, finalizer: &str, present: bool) -> Vec<String> {
+    let mut list: Vec<String> = backup
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| f.as_str() != finalizer)
+        .cloned()
+        .collect();
+    if present {
+        list.push(finalizer.to_owned());
+    }
+    list
+}
+
 /// Whether the Backup's record says it holds the GC life time.
 pub fn holding(status: Option<&BackupStatus>) -> bool {
     status
