@@ -1,5 +1,7 @@
 //! cleanPolicy's IO around [`crate::reconcile::clean`]: the finalizer, the clean Job,
-//! its outcome as `Clean`/`CleanFailed`, and the namespace-terminating way out.
+//! its outcome as `Clean`/`CleanFailed`, and the namespace-terminating way out. The GC
+//! release on deletion is shared with the GC-lifetime finalizer
+//! (`backup::release_gc_on_deletion`).
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
