@@ -24,11 +24,12 @@ use super::tidb::{Endpoint, GcLifeTime, TlsMaterial};
 use super::{Context, Error};
 use crate::api::{Backup, BackupStatus, GcLifeTimeStatus};
 use crate::reconcile::clean::{self, Lifecycle};
-use crate::reconcile::gc;
+use crate::reconcile::gc::{self, FinalizerStep};
 use crate::reconcile::job::{self, ClusterInfo, JobContext};
 use crate::reconcile::status::{self, set_condition};
 use crate::reconcile::{
-    FIELD_MANAGER, Finished, GcRelease, JobView, PodView, Step, argv, defaulted, finish, next_step,
+    FIELD_MANAGER, Finished, GcRelease, JobView, PodView, Step, argv, defaulted, finalizers_with,
+    finish, next_step,
 };
 
 /// Steps one reconcile may take before handing back to the controller (each step
@@ -108,6 +109,24 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
             None => None,
         };
         let step = next_step(&backup, job_view.as_ref(), pod.as_ref());
+        let gc_step = gc::plan_finalizer(&backup, &step, gc_release_tried);
+        if gc_step != FinalizerStep::Keep {
+            match Box::pin(gc_finalizer(
+                ctx,
+                &backups,
+                &backup,
+                gc_step,
+                &mut gc_release_tried,
+            ))
+            .await?
+            {
+                Some(updated) => {
+                    backup = updated;
+                    continue;
+                }
+                None => return Ok(Action::await_change()),
+            }
+        }
         let step = match lifecycle {
             Lifecycle::Deleting => {
                 match Box::pin(super::clean::deletion(
@@ -323,6 +342,10 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
                 existing.as_ref(),
                 &holders,
                 async |record: GcLifeTimeStatus| -> Result<(), kube::Error> {
+                    // The record must not vanish with the Backup: protect it first.
+                    if gc::protects(&record) && !gc::has_finalizer(&backup) {
+                        set_finalizer(backups, &backup, gc::FINALIZER, true).await?;
+                    }
                     let mut status = backup.status.clone().unwrap_or_default();
                     status.tikv_gc_life_time = Some(record);
                     recorded = Some(write_status(backups, &name, &status).await?);
@@ -658,6 +681,67 @@ pub(super) async fn announce_release(ctx: &Context, backup: &Backup, gc: &GcRele
     }
 }
 
+/// Releases a held GC life time for a Backup being deleted and records the result; a
+/// failed release is announced with the SQL (`GCLifeTimeNotRestored`) and never keeps
+/// the Backup: TiDB may be going away with the namespace. Shared by the cleanPolicy and
+/// the GC-lifetime finalizers; returns the Backup as last written.
+pub(super) async fn release_gc_on_deletion(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    backup: &Backup,
+    tried: &mut bool,
+) -> Result<Backup, Error> {
+    *tried = true;
+    let gc = Box::pin(release_gc(backup, ctx)).await;
+    match &gc {
+        GcRelease::Released(record) => {
+            let mut status = backup.status.clone().unwrap_or_default();
+            status.tikv_gc_life_time = Some(record.clone());
+            let updated = write_status(backups, &backup.name_any(), &status).await?;
+            announce_release(ctx, &updated, &gc).await;
+            Ok(updated)
+        }
+        GcRelease::RestoreFailed(message) => {
+            let key = format!(
+                "{}/{}",
+                backup.namespace().unwrap_or_default(),
+                backup.name_any()
+            );
+            warn!(backup = %key, error = %message, "deleting a Backup whose GC life time could not be restored");
+            ctx.event(backup, EventType::Warning, "GCLifeTimeNotRestored", message)
+                .await;
+            Ok(backup.clone())
+        }
+        GcRelease::NotHeld => Ok(backup.clone()),
+    }
+}
+
+/// Carries out a [`FinalizerStep`] of the GC-lifetime finalizer; `None` when the
+/// Backup is gone (its last finalizer removed while it was being deleted).
+async fn gc_finalizer(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    backup: &Backup,
+    step: FinalizerStep,
+    release_tried: &mut bool,
+) -> Result<Option<Backup>, Error> {
+    let updated = match step {
+        FinalizerStep::Keep => backup.clone(),
+        FinalizerStep::Add => set_finalizer(backups, backup, gc::FINALIZER, true).await?,
+        FinalizerStep::Release => {
+            release_gc_on_deletion(ctx, backups, backup, release_tried).await?
+        }
+        FinalizerStep::Remove => set_finalizer(backups, backup, gc::FINALIZER, false).await?,
+    };
+    let gone = clean::being_deleted(&updated)
+        && updated
+            .metadata
+            .finalizers
+            .as_ref()
+            .is_none_or(Vec::is_empty);
+    Ok((!gone).then_some(updated))
+}
+
 async fn read_log(pods: &Api<Pod>, pod: &str) -> Option<String> {
     let params = LogParams {
         container: Some(job::CONTAINER.to_owned()),
@@ -692,6 +776,35 @@ pub async fn write_status(
             &Patch::Apply(&body),
         )
         .await
+}
+
+/// Adds (`present`) or removes `finalizer` by a merge patch of `metadata.finalizers`
+/// guarded by the resourceVersion read: a concurrent change (another writer, a deletion)
+/// makes it fail with a conflict, and the reconcile is retried on a fresh read. The other
+/// finalizers are kept as they were read.
+pub(super) async fn set_finalizer(
+    backups: &Api<Backup>,
+    backup: &Backup,
+    finalizer: &str,
+    present: bool,
+) -> Result<Backup, kube::Error> {
+    let body = json!({"metadata": {
+        "resourceVersion": backup.resource_version(),
+        "finalizers": finalizers_with(backup, finalizer, present),
+    }});
+    let updated = backups
+        .patch(
+            &backup.name_any(),
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&body),
+        )
+        .await?;
+    let action = if present { "added" } else { "removed" };
+    info!(backup = %backup.name_any(), finalizer, "{action} the finalizer");
+    Ok(updated)
 }
 
 pub(super) fn condition_message(status: &BackupStatus, type_: &str) -> String {

@@ -1,16 +1,17 @@
 //! cleanPolicy's IO around [`crate::reconcile::clean`]: the finalizer, the clean Job,
-//! its outcome as `Clean`/`CleanFailed`, and the namespace-terminating way out.
+//! its outcome as `Clean`/`CleanFailed`, and the namespace-terminating way out. The GC
+//! release on deletion is shared with the GC-lifetime finalizer
+//! (`backup::release_gc_on_deletion`).
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, LogParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, ResourceExt};
-use serde_json::json;
 use tracing::{info, warn};
 
-use super::backup::{announce_release, condition_message, release_gc, write_status};
+use super::backup::{condition_message, release_gc_on_deletion, set_finalizer, write_status};
 use super::{Context, Error};
 use crate::api::Backup;
 use crate::reconcile::clean::{
@@ -19,7 +20,7 @@ use crate::reconcile::clean::{
 };
 use crate::reconcile::job::{LABEL_BACKUP, LABEL_COMPONENT};
 use crate::reconcile::status::{self, set_condition, set_condition_status};
-use crate::reconcile::{FIELD_MANAGER, GcRelease, JobView, PodView, Step, defaulted};
+use crate::reconcile::{FIELD_MANAGER, JobView, PodView, Step, defaulted};
 
 /// Lines of the runner's log read when its Job failed (its reason is the last line).
 const LOG_TAIL_LINES: i64 = 50;
@@ -37,36 +38,12 @@ pub enum Next {
 /// Adds the finalizer, guarded by the resourceVersion read (a concurrent change makes
 /// the patch fail with a conflict, and the reconcile is retried on a fresh read).
 pub async fn add_finalizer(backups: &Api<Backup>, backup: &Backup) -> Result<Backup, Error> {
-    let updated = set_finalizers(backups, backup, clean::finalizers_with(backup, true)).await?;
-    info!(backup = %backup.name_any(), finalizer = FINALIZER, "added the finalizer");
-    Ok(updated)
+    Ok(set_finalizer(backups, backup, FINALIZER, true).await?)
 }
 
 async fn remove_finalizer(backups: &Api<Backup>, backup: &Backup) -> Result<(), Error> {
-    set_finalizers(backups, backup, clean::finalizers_with(backup, false)).await?;
-    info!(backup = %backup.name_any(), finalizer = FINALIZER, "removed the finalizer");
+    set_finalizer(backups, backup, FINALIZER, false).await?;
     Ok(())
-}
-
-async fn set_finalizers(
-    backups: &Api<Backup>,
-    backup: &Backup,
-    finalizers: Vec<String>,
-) -> Result<Backup, kube::Error> {
-    let body = json!({"metadata": {
-        "resourceVersion": backup.resource_version(),
-        "finalizers": finalizers,
-    }});
-    backups
-        .patch(
-            &backup.name_any(),
-            &PatchParams {
-                field_manager: Some(FIELD_MANAGER.to_owned()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(&body),
-        )
-        .await
 }
 
 /// One step for a Backup being deleted with our finalizer. `backup_step` is what
@@ -95,26 +72,14 @@ pub async fn deletion(
             Ok(Next::Return(Action::await_change()))
         }
         DeletionStep::ReleaseGc => {
-            *gc_release_tried = true;
-            let gc = Box::pin(release_gc(backup, ctx)).await;
-            match &gc {
-                GcRelease::Released(record) => {
-                    let mut status = backup.status.clone().unwrap_or_default();
-                    status.tikv_gc_life_time = Some(record.clone());
-                    let updated = write_status(backups, &name, &status).await?;
-                    announce_release(ctx, &updated, &gc).await;
-                    Ok(Next::Continue(Box::new(updated)))
-                }
-                GcRelease::RestoreFailed(message) => {
-                    // Announced, never a reason to keep the Backup: TiDB may be going
-                    // away with the namespace, and the message names the SQL.
-                    warn!(backup = %format!("{namespace}/{name}"), error = %message, "deleting a Backup whose GC life time could not be restored");
-                    ctx.event(backup, EventType::Warning, "GCLifeTimeNotRestored", message)
-                        .await;
-                    Ok(Next::Continue(Box::new(backup.clone())))
-                }
-                GcRelease::NotHeld => Ok(Next::Continue(Box::new(backup.clone()))),
-            }
+            let updated = Box::pin(release_gc_on_deletion(
+                ctx,
+                backups,
+                backup,
+                gc_release_tried,
+            ))
+            .await?;
+            Ok(Next::Continue(Box::new(updated)))
         }
         DeletionStep::Retain { reason } => {
             let message = format!("{reason}: the backup data at {path} is kept");

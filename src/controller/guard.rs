@@ -1,7 +1,8 @@
 //! The GC-lifetime guard's IO around the pure decisions of [`crate::reconcile::gc`]
 //! (whose module doc describes the algorithm): read, record, raise; later restore or
 //! hand off. Persisting the record is a callback so that the order "record before
-//! raise" is enforced here, whatever stores it (the Backup status in the reconciler).
+//! raise" is enforced here, whatever stores it (in the reconciler: the GC-lifetime
+//! finalizer on the Backup, then its status).
 
 use crate::api::GcLifeTimeStatus;
 use crate::controller::tidb::{GcLifeTime, SqlError};

@@ -3,13 +3,16 @@
 //!
 //! A Backup whose `spec.cleanPolicy` is exactly `Delete` or `OnFailure` gets the finalizer
 //! [`FINALIZER`] (TiDB Operator's name) before anything else happens; any other value
-//! means Retain: no finalizer, and deleting the Backup never touches the data.
+//! means Retain: no such finalizer, and deleting the Backup never touches the data.
+//! (Any Backup holding the GC life time also carries [`super::gc::FINALIZER`]; each
+//! path adds and removes only its own.)
 //!
 //! When such a Backup is deleted, [`plan_deletion`] decides, in this order:
 //! 1. the backup settles first: while its Job runs nothing is deleted (TiDB Operator
 //!    v1.1 cleaned while BR was still writing and left data behind); a Job that ended is
 //!    recorded (`Complete`/`Failed`) and a held GC life time released, as without
-//!    deletion. A backup that never got its Job does not get one now;
+//!    deletion (the GC-lifetime finalizer, if any, then goes first: this one stays
+//!    for the data). A backup that never got its Job does not get one now;
 //! 2. the policy: `Retain` (changed since) keeps the data, `OnFailure` keeps it unless
 //!    the backup `Failed`, `Delete` deletes; a backup whose Job never ran wrote nothing,
 //!    so there is nothing to delete (`Clean`, no Job);
@@ -70,12 +73,7 @@ pub fn wants_finalizer(backup: &Backup) -> bool {
 }
 
 pub fn has_finalizer(backup: &Backup) -> bool {
-    backup
-        .metadata
-        .finalizers
-        .iter()
-        .flatten()
-        .any(|f| f == FINALIZER)
+    super::has_finalizer(backup, FINALIZER)
 }
 
 pub fn being_deleted(backup: &Backup) -> bool {
@@ -84,18 +82,7 @@ pub fn being_deleted(backup: &Backup) -> bool {
 
 /// The finalizers with ours added (or removed), in their order otherwise.
 pub fn finalizers_with(backup: &Backup, ours: bool) -> Vec<String> {
-    let mut list: Vec<String> = backup
-        .metadata
-        .finalizers
-        .iter()
-        .flatten()
-        .filter(|f| f.as_str() != FINALIZER)
-        .cloned()
-        .collect();
-    if ours {
-        list.push(FINALIZER.to_owned());
-    }
-    list
+    super::finalizers_with(backup, FINALIZER, ours)
 }
 
 /// Where a Backup's role in its own lifecycle stands.

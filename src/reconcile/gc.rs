@@ -32,18 +32,41 @@
 //!    retried with back-off.
 //!
 //! So overlapping backups restore the value from before the first of them, after the last
-//! of them ends. A `Delete`/`OnFailure` Backup deleted while `Holding` keeps its
-//! finalizer until its Job stopped and the release was tried (see
-//! [`super::clean`]); a failed try is announced with the SQL and does not hold up the
-//! deletion (TiDB may be going away with the namespace). A `Retain` Backup has no
-//! finalizer: deleted while `Holding`, its record is gone, and the value stays raised
-//! until another backup of the cluster ends or an operator runs the SQL.
+//! of them ends.
+//!
+//! **Finalizer** [`FINALIZER`]: a `Holding` record lives in the Backup, so the Backup
+//! must not vanish before it lets go. [`plan_finalizer`] decides, from observed state:
+//! - the finalizer is added (merge patch guarded by the resourceVersion read) *before* a
+//!   `Holding` record is written, hence before any raise; a Backup found `Holding`
+//!   without it (written by an older version) gets it at once;
+//! - it is removed once the record is not `Holding` (`Restored`, `HandedOff`,
+//!   `Unchanged`, or never written), so a Backup that raised nothing keeps none;
+//! - a Backup deleted while `Holding` releases exactly as at the end of its Job (restore
+//!   as the last holder, else hand off), records that, then drops the finalizer. It does
+//!   not wait for a running Job: without the cleanPolicy finalizer nothing else keeps
+//!   the Backup, and its Job is garbage-collected with it. With the cleanPolicy finalizer
+//!   (see [`super::clean`]) that path releases after the Job stopped, and this one only
+//!   drops the finalizer afterwards; neither path touches the other's finalizer.
+//! - A release that fails on deletion (TiDB unreachable, the secret gone with the
+//!   namespace) is announced with the SQL ([`restore_failed_message`]) and the
+//!   finalizer goes anyway: a deleted namespace never hangs on TiDB.
+//!
+//! Every state a crash can leave converges: finalizer without a record (crash before the
+//! record) → the hold resumes and reuses it, or it is removed; `Holding` with the value
+//! raised or not yet raised → the hold resumes or the release restores; value restored
+//! but record still `Holding` → the release runs again (restoring the same `original`,
+//! or handing off to a holder that started since and inherited it); record released but
+//! finalizer still there → it is removed.
 
-use crate::api::GcLifeTimeStatus;
+use super::{Step, clean};
+use crate::api::{Backup, GcLifeTimeStatus};
 use crate::rules::duration::GoDuration;
 
 /// The `mysql.tidb` row holding the GC life time.
 pub const GC_VARIABLE: &str = "tikv_gc_life_time";
+
+/// The finalizer of a Backup whose record holds the GC life time.
+pub const FINALIZER: &str = "tidb.pingcap.com/gc-life-time";
 
 pub const HOLDING: &str = "Holding";
 pub const RESTORED: &str = "Restored";
@@ -187,6 +210,59 @@ pub fn released(own: &GcLifeTimeStatus, plan: &ReleasePlan) -> GcLifeTimeStatus 
     GcLifeTimeStatus {
         state: state.to_owned(),
         ..own.clone()
+    }
+}
+
+/// Whether `record` must be protected by [`FINALIZER`] before it is written.
+pub fn protects(record: &GcLifeTimeStatus) -> bool {
+    record.state == HOLDING
+}
+
+pub fn has_finalizer(backup: &Backup) -> bool {
+    super::has_finalizer(backup, FINALIZER)
+}
+
+/// The finalizers with [`FINALIZER`] added (or removed), the others kept.
+pub fn finalizers_with(backup: &Backup, present: bool) -> Vec<String> {
+    super::finalizers_with(backup, FINALIZER, present)
+}
+
+/// What [`FINALIZER`] needs now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinalizerStep {
+    /// As it should be, or for another step to settle first.
+    Keep,
+    /// `Holding` without it: add it.
+    Add,
+    /// Deleted while `Holding`: release now (restore or hand off) and record that.
+    Release,
+    /// Nothing (left) to protect: remove it.
+    Remove,
+}
+
+/// Decides [`FinalizerStep`] for a Backup whose next backup step is `step`;
+/// `release_tried` says whether this reconcile already tried to release on deletion
+/// (a failed try is announced and does not keep the Backup).
+pub fn plan_finalizer(backup: &Backup, step: &Step, release_tried: bool) -> FinalizerStep {
+    let holding = super::holding(backup.status.as_ref());
+    let has = has_finalizer(backup);
+    if clean::being_deleted(backup) {
+        return match (has, holding) {
+            // Nothing can be added to an object being deleted.
+            (false, _) => FinalizerStep::Keep,
+            (true, false) => FinalizerStep::Remove,
+            (true, true) if release_tried => FinalizerStep::Remove,
+            // The cleanPolicy path releases once the backup Job stopped.
+            (true, true) if clean::has_finalizer(backup) => FinalizerStep::Keep,
+            (true, true) => FinalizerStep::Release,
+        };
+    }
+    match (has, holding) {
+        (false, true) => FinalizerStep::Add,
+        // The hold reuses a finalizer an interrupted hold added, or drops it after.
+        (true, false) if *step == Step::Prepare => FinalizerStep::Keep,
+        (true, false) => FinalizerStep::Remove,
+        (false, false) | (true, true) => FinalizerStep::Keep,
     }
 }
 

@@ -16,7 +16,8 @@
 //!
 //! cleanPolicy ([`clean`]) wraps these steps: a `Delete`/`OnFailure` Backup gets its
 //! finalizer first, and a deleted one settles its backup (Job stopped, GC life time
-//! released) before its data is deleted. The BackupSchedule planner is the sibling module
+//! released) before its data is deleted. A Backup holding the GC life time carries a
+//! finalizer of its own until it let go ([`gc::plan_finalizer`]). The BackupSchedule planner is the sibling module
 //! [`schedule`], run by a second controller inside [`crate::controller::lead`].
 
 pub mod argv;
@@ -277,6 +278,33 @@ pub fn next_step(backup: &Backup, job: Option<&JobView>, pod: Option<&PodView>) 
         return Step::MarkRunning { started };
     }
     Step::Wait
+}
+
+/// Whether the Backup carries `finalizer`.
+pub fn has_finalizer(backup: &Backup, finalizer: &str) -> bool {
+    backup
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == finalizer)
+}
+
+/// The Backup's finalizers with `finalizer` added once at the end (`present`) or
+/// removed, the others kept in their order: each path edits only its own entry.
+pub fn finalizers_with(backup: &Backup, finalizer: &str, present: bool) -> Vec<String> {
+    let mut list: Vec<String> = backup
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| f.as_str() != finalizer)
+        .cloned()
+        .collect();
+    if present {
+        list.push(finalizer.to_owned());
+    }
+    list
 }
 
 /// Whether the Backup's record says it holds the GC life time.

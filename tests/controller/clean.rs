@@ -18,18 +18,18 @@ use super::reconcile::{Harness, NOW, NS, harness, seed_backup};
 
 const CLEAN_JOBS: &str = "/apis/batch/v1/namespaces/test1/jobs";
 
-fn with_policy(mut backup: Value, policy: &str) -> Value {
+pub(super) fn with_policy(mut backup: Value, policy: &str) -> Value {
     backup["spec"]["cleanPolicy"] = json!(policy);
     backup
 }
 
 impl Harness {
-    fn backup_opt(&self, name: &str) -> Option<Value> {
+    pub(super) fn backup_opt(&self, name: &str) -> Option<Value> {
         self.fake.get("pingcap.com/v1alpha1", "Backup", NS, name)
     }
 
     /// A reconcile of whatever the apiserver holds (nothing, once the Backup is gone).
-    async fn reconcile_any(&self, name: &str) {
+    pub(super) async fn reconcile_any(&self, name: &str) {
         if let Some(stored) = self.backup_opt(name) {
             let backup: Backup = serde_json::from_value(stored).expect("typed backup");
             reconcile(Arc::new(backup), self.ctx.clone())
@@ -39,14 +39,14 @@ impl Harness {
     }
 
     /// `kubectl delete backup <name>`, through the API.
-    async fn delete_backup(&self, name: &str) {
+    pub(super) async fn delete_backup(&self, name: &str) {
         let api: Api<Backup> = Api::namespaced(self.fake.client(), NS);
         api.delete(name, &DeleteParams::default())
             .await
             .expect("delete");
     }
 
-    fn finalizers(&self, name: &str) -> Value {
+    pub(super) fn finalizers(&self, name: &str) -> Value {
         self.backup(name)["metadata"]["finalizers"].clone()
     }
 
@@ -70,7 +70,7 @@ impl Harness {
     }
 
     /// The last status written for `name` (also after the Backup is gone).
-    fn last_status(&self, name: &str) -> Value {
+    pub(super) fn last_status(&self, name: &str) -> Value {
         self.fake
             .requests()
             .into_iter()
@@ -86,7 +86,7 @@ impl Harness {
             .expect("a status write")
     }
 
-    fn finish_clean_job(&self, name: &str, succeeded: bool, reason: &str) {
+    pub(super) fn finish_clean_job(&self, name: &str, succeeded: bool, reason: &str) {
         let condition = if succeeded {
             json!({"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:21:00Z"})
         } else {
@@ -104,7 +104,7 @@ impl Harness {
     }
 
     /// A Backup whose Job ran to an end (`succeeded` or not), by the usual steps.
-    async fn finished_backup(&self, name: &str, policy: &str, succeeded: bool) {
+    pub(super) async fn finished_backup(&self, name: &str, policy: &str, succeeded: bool) {
         self.fake
             .insert(with_policy(seed_backup(name, None), policy));
         self.reconcile(name).await.expect("schedule");
@@ -118,7 +118,7 @@ impl Harness {
 
 /// The reconciler's requests are granted by the shipped RBAC (the test's own DELETEs,
 /// standing in for `kubectl delete`, are the user's).
-fn assert_reconciler_allowed(h: &Harness) {
+pub(super) fn assert_reconciler_allowed(h: &Harness) {
     let requests: Vec<Recorded> = h
         .fake
         .requests()
@@ -128,7 +128,7 @@ fn assert_reconciler_allowed(h: &Harness) {
     super::rbac::assert_all_allowed(&requests);
 }
 
-fn condition(status: &Value, type_: &str) -> Value {
+pub(super) fn condition(status: &Value, type_: &str) -> Value {
     status["conditions"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
