@@ -353,6 +353,36 @@ pub struct GcLifeTimeStatus {
     pub state: String,
 }
 
+/// TiDB Operator's Backup condition types: `status.conditions[].type`, and `status.phase`
+/// (the type of the most recent condition).
+pub mod condition {
+    pub const PREPARE: &str = "Prepare";
+    pub const SCHEDULED: &str = "Scheduled";
+    pub const RUNNING: &str = "Running";
+    pub const COMPLETE: &str = "Complete";
+    pub const FAILED: &str = "Failed";
+    pub const INVALID: &str = "Invalid";
+    pub const RETRY_FAILED: &str = "RetryFailed";
+    /// The data was deleted (or there was none); `False` while the clean Job runs.
+    pub const CLEAN: &str = "Clean";
+    /// The data could not be deleted; it is still in storage.
+    pub const CLEAN_FAILED: &str = "CleanFailed";
+}
+
+impl BackupStatus {
+    /// The first of `types` the backup has reached: `phase` when it is one of them, else
+    /// the first of them with a `True` condition (either one counts, whoever wrote it).
+    pub fn reached(&self, types: &[&str]) -> Option<&str> {
+        if types.contains(&self.phase.as_str()) {
+            return Some(&self.phase);
+        }
+        self.conditions
+            .iter()
+            .find(|c| c.status == "True" && types.contains(&c.type_.as_str()))
+            .map(|c| c.type_.as_str())
+    }
+}
+
 /// One condition of a Backup; `type` is one of TiDB Operator's condition types
 /// (`Scheduled`, `Prepare`, `Running`, `Complete`, `Failed`, `Invalid`, `Clean`, …).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -19,6 +19,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::api::condition::{COMPLETE, FAILED, INVALID};
 use crate::api::{Backup, BackupSchedule, BackupSpec};
 use crate::rules::names::check_label;
 use crate::rules::vocab::{DEFAULT_SERVICE_ACCOUNT, IAM_ROLE_ANNOTATION};
@@ -195,14 +196,11 @@ pub fn declared_identity(
 
 /// Whether a Backup has ended (it no longer needs access).
 fn finished(backup: &Backup) -> bool {
-    const ENDED: &[&str] = &["Complete", "Failed", "Invalid"];
-    backup.status.as_ref().is_some_and(|status| {
-        ENDED.contains(&status.phase.as_str())
-            || status
-                .conditions
-                .iter()
-                .any(|c| c.status == "True" && ENDED.contains(&c.type_.as_str()))
-    })
+    backup
+        .status
+        .as_ref()
+        .and_then(|status| status.reached(&[COMPLETE, FAILED, INVALID]))
+        .is_some()
 }
 
 pub fn declared_by_backup(backup: &Backup) -> Option<Declaration> {

@@ -42,12 +42,10 @@ use super::{JobOutcome, JobView, PlanError, Step};
 use crate::api::{Backup, BackupSpec};
 use crate::rules::vocab::CleanPolicy;
 
+pub use crate::api::condition::{CLEAN, CLEAN_FAILED};
+
 /// TiDB Operator's finalizer on Backups whose data is deleted with them.
 pub const FINALIZER: &str = "tidb.pingcap.com/backup-protection";
-/// Condition: the data was deleted (or there was none); `False` while the Job runs.
-pub const CLEAN: &str = "Clean";
-/// Condition: the data could not be deleted; it is still in storage.
-pub const CLEAN_FAILED: &str = "CleanFailed";
 /// `CleanFailed` reason when the namespace is being deleted (no Job can be created).
 pub const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
 /// The apiserver's `StatusCause` type for a create refused in a terminating namespace.

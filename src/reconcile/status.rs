@@ -10,13 +10,9 @@ use super::summary::BrSummary;
 use crate::api::{BackupCondition, BackupStatus};
 use crate::rules::Finding;
 
-pub const PREPARE: &str = "Prepare";
-pub const SCHEDULED: &str = "Scheduled";
-pub const RUNNING: &str = "Running";
-pub const COMPLETE: &str = "Complete";
-pub const FAILED: &str = "Failed";
-pub const INVALID: &str = "Invalid";
-pub const RETRY_FAILED: &str = "RetryFailed";
+pub use crate::api::condition::{
+    COMPLETE, FAILED, INVALID, PREPARE, RETRY_FAILED, RUNNING, SCHEDULED,
+};
 
 /// Longest condition message (metav1.Condition allows 32768).
 pub const MAX_MESSAGE: usize = 32 * 1024;

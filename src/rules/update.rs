@@ -9,33 +9,25 @@ use serde_json::Value;
 use super::defaults::default_backup;
 use super::finding::{Finding, Severity};
 use super::validate::{validate_backup, validate_schedule};
-use crate::api::{Backup, BackupSchedule, BackupStatus};
+use crate::api::{Backup, BackupSchedule, BackupStatus, condition};
 
 /// The one spec field that may change after a backup was scheduled.
 const MUTABLE_AFTER_SCHEDULING: &str = "spec.cleanPolicy";
 
 /// Condition types after which the backup Job exists and spec edits have no effect.
 const STARTED_PHASES: &[&str] = &[
-    "Scheduled",
-    "Prepare",
-    "Running",
-    "Complete",
-    "Failed",
-    "Clean",
-    "CleanFailed",
+    condition::SCHEDULED,
+    condition::PREPARE,
+    condition::RUNNING,
+    condition::COMPLETE,
+    condition::FAILED,
+    condition::CLEAN,
+    condition::CLEAN_FAILED,
 ];
 
 /// The phase that froze the spec, if the backup has been scheduled or got further.
 pub fn started_phase(status: Option<&BackupStatus>) -> Option<&str> {
-    let status = status?;
-    if STARTED_PHASES.contains(&status.phase.as_str()) {
-        return Some(&status.phase);
-    }
-    status
-        .conditions
-        .iter()
-        .find(|c| c.status == "True" && STARTED_PHASES.contains(&c.type_.as_str()))
-        .map(|c| c.type_.as_str())
+    status?.reached(STARTED_PHASES)
 }
 
 /// Validates an update of a Backup from `old` to `new`.
