@@ -21,12 +21,12 @@ use tracing::{info, warn};
 use super::clean::Next;
 use super::guard;
 use super::tidb::{Endpoint, GcLifeTime, TlsMaterial};
-use super::{Context, Error};
+use super::{Context, Error, write_status};
 use crate::api::{Backup, BackupStatus, GcLifeTimeStatus};
 use crate::reconcile::clean::{self, Lifecycle};
 use crate::reconcile::gc::{self, FinalizerStep};
 use crate::reconcile::job::{self, ClusterInfo, JobContext};
-use crate::reconcile::status::{self, set_condition};
+use crate::reconcile::status::{self, condition_message, set_condition};
 use crate::reconcile::{
     FIELD_MANAGER, Finished, GcRelease, JobView, PodView, Step, argv, defaulted, finalizers_with,
     finish, next_step,
@@ -182,28 +182,16 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                     "Job {namespace}/{job_name} exists but is not owned by this Backup (owner uid {}); waiting for it to be garbage-collected or deleted",
                     owner.as_deref().unwrap_or("none")
                 );
-                let mut status = backup.status.clone().unwrap_or_default();
-                if !status::is_true(Some(&status), status::RETRY_FAILED)
-                    || condition_message(&status, status::RETRY_FAILED)
-                        != format!("JobConflict: {message}")
-                {
-                    set_condition(
-                        &mut status,
-                        status::RETRY_FAILED,
-                        "JobConflict",
-                        &message,
-                        generation,
-                        now,
-                    );
-                    backup = write_status(&backups, name, &status).await?;
-                    ctx.transition(
-                        &backup,
-                        status::RETRY_FAILED,
-                        EventType::Warning,
-                        "JobConflict",
-                        &message,
-                    )
-                    .await;
+                let status = backup.status.clone().unwrap_or_default();
+                if !status::reports(&status, status::RETRY_FAILED, "JobConflict", &message) {
+                    let transition = Transition {
+                        condition: status::RETRY_FAILED,
+                        reason: "JobConflict",
+                        message: &message,
+                        event: EventType::Warning,
+                        event_reason: "JobConflict",
+                    };
+                    record(ctx, &backups, &backup, status, &transition, now).await?;
                 }
                 return Err(Error::JobConflict(message));
             }
@@ -211,46 +199,28 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                 let mut status = backup.status.clone().unwrap_or_default();
                 let message = format!("created Job {namespace}/{job_name}");
                 status::recovered(&mut status, generation, now);
-                set_condition(
-                    &mut status,
-                    status::SCHEDULED,
-                    "JobCreated",
-                    &message,
-                    generation,
-                    now,
-                );
-                backup = write_status(&backups, name, &status).await?;
-                ctx.transition(
-                    &backup,
-                    status::SCHEDULED,
-                    EventType::Normal,
-                    "SuccessfulCreate",
-                    &message,
-                )
-                .await;
+                let transition = Transition {
+                    condition: status::SCHEDULED,
+                    reason: "JobCreated",
+                    message: &message,
+                    event: EventType::Normal,
+                    event_reason: "SuccessfulCreate",
+                };
+                backup = record(ctx, &backups, &backup, status, &transition, now).await?;
             }
             Step::MarkRunning { started } => {
                 let mut status = backup.status.clone().unwrap_or_default();
                 status.time_started = Some(Time(started));
                 let pod_name = pod.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
                 let message = format!("BR is running in pod {pod_name}");
-                set_condition(
-                    &mut status,
-                    status::RUNNING,
-                    "PodRunning",
-                    &message,
-                    generation,
-                    now,
-                );
-                backup = write_status(&backups, name, &status).await?;
-                ctx.transition(
-                    &backup,
-                    status::RUNNING,
-                    EventType::Normal,
-                    "Running",
-                    &message,
-                )
-                .await;
+                let transition = Transition {
+                    condition: status::RUNNING,
+                    reason: "PodRunning",
+                    message: &message,
+                    event: EventType::Normal,
+                    event_reason: "Running",
+                };
+                backup = record(ctx, &backups, &backup, status, &transition, now).await?;
             }
             Step::Finish(outcome) => {
                 let log = match &pod {
@@ -390,25 +360,18 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
             Err(e) => {
                 let reason = e.reason();
                 let text = e.to_string();
-                let mut status = backup.status.clone().unwrap_or_default();
-                status::set_condition(
-                    &mut status,
-                    status::RETRY_FAILED,
+                let transition = Transition {
+                    condition: status::RETRY_FAILED,
                     reason,
-                    &text,
-                    generation,
-                    ctx.now(),
-                );
-                if let Ok(updated) = write_status(backups, &name, &status).await {
-                    ctx.transition(
-                        &updated,
-                        status::RETRY_FAILED,
-                        EventType::Warning,
-                        reason,
-                        &text,
-                    )
-                    .await;
-                }
+                    message: &text,
+                    event: EventType::Warning,
+                    event_reason: reason,
+                };
+                let status = backup.status.clone().unwrap_or_default();
+                // Best effort: the hold's error is what this reconcile reports.
+                record(ctx, backups, &backup, status, &transition, ctx.now())
+                    .await
+                    .ok();
                 return Err(Error::GcHold(text));
             }
         }
@@ -417,24 +380,14 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
     status.backup_path = backup_path;
     // A transient failure before is over now.
     status::recovered(&mut status, generation, ctx.now());
-    set_condition(
-        &mut status,
-        status::PREPARE,
-        "Prepared",
-        &message,
-        generation,
-        ctx.now(),
-    );
-    let backup = write_status(backups, &name, &status).await?;
-    ctx.transition(
-        &backup,
-        status::PREPARE,
-        EventType::Normal,
-        "Prepared",
-        &message,
-    )
-    .await;
-    Ok(backup)
+    let transition = Transition {
+        condition: status::PREPARE,
+        reason: "Prepared",
+        message: &message,
+        event: EventType::Normal,
+        event_reason: "Prepared",
+    };
+    Ok(record(ctx, backups, &backup, status, &transition, ctx.now()).await?)
 }
 
 /// Creates the Job; one that already exists (an earlier attempt, another leader) counts.
@@ -757,27 +710,6 @@ async fn read_log(pods: &Api<Pod>, pod: &str) -> Option<String> {
     }
 }
 
-/// Writes the whole status through the status subresource (server-side apply under the
-/// reconciler's field manager) and returns the stored object.
-pub async fn write_status(
-    backups: &Api<Backup>,
-    name: &str,
-    status: &BackupStatus,
-) -> Result<Backup, kube::Error> {
-    let body = json!({
-        "apiVersion": Backup::api_version(&()),
-        "kind": Backup::kind(&()),
-        "status": status,
-    });
-    backups
-        .patch_status(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-}
-
 /// Adds (`present`) or removes `finalizer` by a merge patch of `metadata.finalizers`
 /// guarded by the resourceVersion read: a concurrent change (another writer, a deletion)
 /// makes it fail with a conflict, and the reconcile is retried on a fresh read. The other
@@ -807,13 +739,45 @@ pub(super) async fn set_finalizer(
     Ok(updated)
 }
 
-pub(super) fn condition_message(status: &BackupStatus, type_: &str) -> String {
-    status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| format!("{}: {}", c.reason, c.message))
-        .unwrap_or_default()
+/// A condition turned `True`, and the Event announcing it.
+pub(super) struct Transition<'a> {
+    pub condition: &'a str,
+    /// The condition's reason.
+    pub reason: &'a str,
+    pub message: &'a str,
+    pub event: EventType,
+    /// The Event's reason, TiDB Operator's name, which may differ from the condition's.
+    pub event_reason: &'a str,
+}
+
+/// Sets the transition's condition on `status` (the Backup's, maybe changed further by
+/// the caller), writes it and announces it; returns the Backup as written.
+pub(super) async fn record(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    backup: &Backup,
+    mut status: BackupStatus,
+    transition: &Transition<'_>,
+    now: Timestamp,
+) -> Result<Backup, kube::Error> {
+    set_condition(
+        &mut status,
+        transition.condition,
+        transition.reason,
+        transition.message,
+        backup.metadata.generation,
+        now,
+    );
+    let updated = write_status(backups, &backup.name_any(), &status).await?;
+    ctx.transition(
+        &updated,
+        transition.condition,
+        transition.event,
+        transition.event_reason,
+        transition.message,
+    )
+    .await;
+    Ok(updated)
 }
 
 impl Context {

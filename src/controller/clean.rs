@@ -11,7 +11,8 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
-use super::backup::{condition_message, release_gc_on_deletion, set_finalizer, write_status};
+use super::backup::{Transition, record, release_gc_on_deletion, set_finalizer};
+use super::write_status;
 use super::{Context, Error};
 use crate::api::Backup;
 use crate::reconcile::clean::{
@@ -19,7 +20,7 @@ use crate::reconcile::clean::{
     NAMESPACE_TERMINATING_CAUSE,
 };
 use crate::reconcile::job::{LABEL_BACKUP, LABEL_COMPONENT};
-use crate::reconcile::status::{self, set_condition, set_condition_status};
+use crate::reconcile::status::{self, set_condition_status};
 use crate::reconcile::{FIELD_MANAGER, JobView, PodView, Step, defaulted};
 
 /// Lines of the runner's log read when its Job failed (its reason is the last line).
@@ -89,41 +90,29 @@ pub async fn deletion(
             Ok(Next::Return(Action::await_change()))
         }
         DeletionStep::NothingToClean { reason } => {
-            let mut status = backup.status.clone().unwrap_or_default();
             let message = format!("nothing to delete: {reason}");
-            set_condition(
-                &mut status,
-                CLEAN,
-                "NothingToClean",
-                &message,
-                generation,
-                now,
-            );
-            let updated = write_status(backups, &name, &status).await?;
-            ctx.transition(&updated, CLEAN, EventType::Normal, "Cleaned", &message)
-                .await;
+            let transition = Transition {
+                condition: CLEAN,
+                reason: "NothingToClean",
+                message: &message,
+                event: EventType::Normal,
+                event_reason: "Cleaned",
+            };
+            let status = backup.status.clone().unwrap_or_default();
+            let updated = record(ctx, backups, backup, status, &transition, now).await?;
             remove_finalizer(backups, &updated).await?;
             Ok(Next::Return(Action::await_change()))
         }
         DeletionStep::Unsupported { message } => {
-            let mut status = backup.status.clone().unwrap_or_default();
-            set_condition(
-                &mut status,
-                CLEAN_FAILED,
-                "UnsupportedStorage",
-                &message,
-                generation,
-                now,
-            );
-            let updated = write_status(backups, &name, &status).await?;
-            ctx.transition(
-                &updated,
-                CLEAN_FAILED,
-                EventType::Warning,
-                "UnsupportedStorage",
-                &message,
-            )
-            .await;
+            let transition = Transition {
+                condition: CLEAN_FAILED,
+                reason: "UnsupportedStorage",
+                message: &message,
+                event: EventType::Warning,
+                event_reason: "UnsupportedStorage",
+            };
+            let status = backup.status.clone().unwrap_or_default();
+            let updated = record(ctx, backups, backup, status, &transition, now).await?;
             remove_finalizer(backups, &updated).await?;
             Ok(Next::Return(Action::await_change()))
         }
@@ -202,17 +191,14 @@ pub async fn deletion(
                     now,
                 );
             }
-            set_condition(
-                &mut status,
-                CLEAN,
-                "BackupDataDeleted",
-                &message,
-                generation,
-                now,
-            );
-            let updated = write_status(backups, &name, &status).await?;
-            ctx.transition(&updated, CLEAN, EventType::Normal, "Cleaned", &message)
-                .await;
+            let transition = Transition {
+                condition: CLEAN,
+                reason: "BackupDataDeleted",
+                message: &message,
+                event: EventType::Normal,
+                event_reason: "Cleaned",
+            };
+            let updated = record(ctx, backups, backup, status, &transition, now).await?;
             remove_finalizer(backups, &updated).await?;
             Ok(Next::Return(Action::await_change()))
         }
@@ -224,14 +210,16 @@ pub async fn deletion(
             } else {
                 "CleanBackupDataFailed"
             };
-            let mut status = backup.status.clone().unwrap_or_default();
-            if condition_message(&status, CLEAN_FAILED) != format!("{reason}: {text}")
-                || !status::is_true(Some(&status), CLEAN_FAILED)
-            {
-                set_condition(&mut status, CLEAN_FAILED, reason, &text, generation, now);
-                let updated = write_status(backups, &name, &status).await?;
-                ctx.transition(&updated, CLEAN_FAILED, EventType::Warning, reason, &text)
-                    .await;
+            let status = backup.status.clone().unwrap_or_default();
+            if !status::reports(&status, CLEAN_FAILED, reason, &text) {
+                let transition = Transition {
+                    condition: CLEAN_FAILED,
+                    reason,
+                    message: &text,
+                    event: EventType::Warning,
+                    event_reason: reason,
+                };
+                record(ctx, backups, backup, status, &transition, now).await?;
             }
             // The finalizer stays: the data is still there.
             Ok(Next::Return(Action::await_change()))
@@ -266,32 +254,23 @@ async fn namespace_is_terminating(
     let namespace = backup.namespace().unwrap_or_default();
     let name = backup.name_any();
     let message = clean::namespace_terminating_message(backup, &namespace, job_name);
-    let mut status = backup.status.clone().unwrap_or_default();
-    set_condition(
-        &mut status,
-        CLEAN_FAILED,
-        NAMESPACE_TERMINATING,
-        &message,
-        backup.metadata.generation,
-        ctx.now(),
-    );
-    // Updates are still allowed in a terminating namespace; creates (events too) are not.
-    let updated = write_status(backups, &name, &status).await?;
     warn!(backup = %format!("{namespace}/{name}"), data = %clean::data_path(backup), "{message}");
-    ctx.transition(
-        &updated,
-        CLEAN_FAILED,
-        EventType::Warning,
-        NAMESPACE_TERMINATING,
-        &message,
-    )
-    .await;
+    let transition = Transition {
+        condition: CLEAN_FAILED,
+        reason: NAMESPACE_TERMINATING,
+        message: &message,
+        event: EventType::Warning,
+        event_reason: NAMESPACE_TERMINATING,
+    };
+    // Updates are still allowed in a terminating namespace; creates (events too) are not.
+    let status = backup.status.clone().unwrap_or_default();
+    let updated = record(ctx, backups, backup, status, &transition, ctx.now()).await?;
     // The Backup's own namespace refuses new events; the Namespace's go to `default`.
     let note = format!("Backup {namespace}/{name}: {message}");
     let event = Event {
         type_: EventType::Warning,
         reason: "BackupDataRetained".to_owned(),
-        note: Some(note.chars().take(1000).collect()),
+        note: Some(status::truncate(&note, 1000)),
         action: "Clean".to_owned(),
         secondary: None,
     };

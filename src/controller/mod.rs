@@ -466,3 +466,26 @@ pub async fn serve(
     let _ = admin.await;
     Ok(())
 }
+
+/// Writes an object's whole status through the status subresource (server-side apply
+/// under the reconciler's field manager) and returns the stored object.
+pub async fn write_status<K>(
+    api: &Api<K>,
+    name: &str,
+    status: &impl serde::Serialize,
+) -> Result<K, kube::Error>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &kube::api::PatchParams::apply(crate::reconcile::FIELD_MANAGER).force(),
+        &kube::api::Patch::Apply(&body),
+    )
+    .await
+}

@@ -11,16 +11,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
+use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
-use super::{Context, Error};
+use super::{Context, Error, write_status};
 use crate::api::{Backup, BackupSchedule, BackupScheduleStatus};
 use crate::reconcile::FIELD_MANAGER;
 use crate::reconcile::schedule::{self, LABEL_SCHEDULE, Plan};
@@ -250,25 +249,4 @@ async fn announce_conditions(
         ctx.event(schedule, type_, &condition.reason, &condition.message)
             .await;
     }
-}
-
-/// Writes the whole status through the status subresource (server-side apply under the
-/// reconciler's field manager) and returns the stored object.
-pub async fn write_status(
-    schedules: &Api<BackupSchedule>,
-    name: &str,
-    status: &BackupScheduleStatus,
-) -> Result<BackupSchedule, kube::Error> {
-    let body = json!({
-        "apiVersion": BackupSchedule::api_version(&()),
-        "kind": BackupSchedule::kind(&()),
-        "status": status,
-    });
-    schedules
-        .patch_status(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
 }

@@ -118,6 +118,24 @@ pub fn is_true(status: Option<&BackupStatus>, type_: &str) -> bool {
     })
 }
 
+/// `<reason>: <message>` of condition `type_`, empty without it (an Event's note).
+pub fn condition_message(status: &BackupStatus, type_: &str) -> String {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| format!("{}: {}", c.reason, c.message))
+        .unwrap_or_default()
+}
+
+/// Whether condition `type_` already says `True` with this reason and message, so there
+/// is nothing to write or announce again.
+pub fn reports(status: &BackupStatus, type_: &str, reason: &str, message: &str) -> bool {
+    status.conditions.iter().any(|c| {
+        c.type_ == type_ && c.status == "True" && c.reason == reason && c.message == message
+    })
+}
+
 /// The terminal condition a backup reached, if any: `Complete`, `Failed` or `Invalid`.
 pub fn terminal(status: Option<&BackupStatus>) -> Option<&'static str> {
     [COMPLETE, FAILED, INVALID]
