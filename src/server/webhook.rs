@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -49,6 +51,29 @@ struct WebhookState {
     default_budget: Duration,
 }
 
+/// One review path and its own series (in flight, latency), looked up once at start-up
+/// rather than per request; they also show from the first scrape, at zero.
+struct Route {
+    endpoint: Endpoint,
+    label: WebhookLabel,
+    in_flight: Gauge,
+    latency: Histogram,
+}
+
+impl Route {
+    fn new(endpoint: Endpoint, metrics: &WebhookMetrics) -> Self {
+        let label = WebhookLabel {
+            webhook: endpoint.path().to_owned(),
+        };
+        Self {
+            endpoint,
+            in_flight: metrics.in_flight.get_or_create(&label).clone(),
+            latency: metrics.latency.get_or_create(&label).clone(),
+            label,
+        }
+    }
+}
+
 /// The review routes; anything else is 404 (or 405 for other methods), as JSON.
 pub fn router(admission: Admission, metrics: WebhookMetrics, limits: &Limits) -> Router {
     let state = Arc::new(WebhookState {
@@ -58,9 +83,10 @@ pub fn router(admission: Admission, metrics: WebhookMetrics, limits: &Limits) ->
         default_budget: limits.default_budget,
     });
     let route = |endpoint: Endpoint| -> MethodRouter<Arc<WebhookState>> {
+        let route = Arc::new(Route::new(endpoint, &state.metrics));
         post(
             move |State(state): State<Arc<WebhookState>>, request: Request| {
-                review(state, endpoint, request)
+                review(state, route.clone(), request)
             },
         )
         .fallback(|| async {
@@ -93,13 +119,10 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-async fn review(state: Arc<WebhookState>, endpoint: Endpoint, request: Request) -> Response {
+async fn review(state: Arc<WebhookState>, route: Arc<Route>, request: Request) -> Response {
     let started = Instant::now();
-    let webhook = WebhookLabel {
-        webhook: endpoint.path().to_owned(),
-    };
-    let in_flight = state.metrics.in_flight.get_or_create(&webhook).clone();
-    in_flight.inc();
+    let endpoint = route.endpoint;
+    route.in_flight.inc();
     let span = tracing::info_span!(
         "review",
         webhook = endpoint.path(),
@@ -116,12 +139,12 @@ async fn review(state: Arc<WebhookState>, endpoint: Endpoint, request: Request) 
     let (response, summary) = answer(&state, endpoint, request)
         .instrument(span.clone())
         .await;
-    in_flight.dec();
+    route.in_flight.dec();
     let summary = summary.unwrap_or_else(|| Summary {
         code: response.status().as_u16(),
         ..Default::default()
     });
-    record(&state.metrics, &webhook, &summary, started.elapsed());
+    record(&state.metrics, &route, &summary, started.elapsed());
     span.record("code", summary.code);
     if !summary.uid.is_empty() {
         span.record("uid", summary.uid.as_str());
@@ -139,11 +162,11 @@ async fn review(state: Arc<WebhookState>, endpoint: Endpoint, request: Request) 
     response
 }
 
-fn record(metrics: &WebhookMetrics, webhook: &WebhookLabel, summary: &Summary, elapsed: Duration) {
+fn record(metrics: &WebhookMetrics, route: &Route, summary: &Summary, elapsed: Duration) {
     metrics
         .requests
         .get_or_create(&RequestLabels {
-            webhook: webhook.webhook.clone(),
+            webhook: route.label.webhook.clone(),
             code: summary.code.to_string(),
             kind: summary.kind.clone(),
             operation: summary.operation.clone(),
@@ -151,10 +174,7 @@ fn record(metrics: &WebhookMetrics, webhook: &WebhookLabel, summary: &Summary, e
             mutated: summary.mutated.to_string(),
         })
         .inc();
-    metrics
-        .latency
-        .get_or_create(webhook)
-        .observe(elapsed.as_secs_f64());
+    route.latency.observe(elapsed.as_secs_f64());
     for identity in &summary.iam_injected {
         metrics
             .iam_injections
