@@ -17,8 +17,9 @@
 //! cleanPolicy ([`clean`]) wraps these steps: a `Delete`/`OnFailure` Backup gets its
 //! finalizer first, and a deleted one settles its backup (Job stopped, GC life time
 //! released) before its data is deleted. A Backup holding the GC life time carries a
-//! finalizer of its own until it let go ([`gc::plan_finalizer`]). The BackupSchedule planner is the sibling module
-//! [`schedule`], run by a second controller inside [`crate::controller::lead`].
+//! finalizer of its own until it lets go ([`gc::plan_finalizer`]). The BackupSchedule
+//! planner is the sibling module [`schedule`], run by a second controller inside
+//! [`crate::controller::lead`].
 
 pub mod argv;
 pub mod clean;

@@ -1,12 +1,23 @@
 //! Leader election: the pure decision, and two replicas running the real Controller
 //! against the fake apiserver.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::LeaseSpec;
-use tidb_backup_webhook::controller::leader::{Decision, decide};
+use kube::Api;
+use serde_json::{Value, json};
+use tidb_backup_webhook::controller::leader::{Decision, LeaderElector, LeaseTiming, decide};
+use tidb_backup_webhook::controller::metrics::Metrics;
+use tidb_backup_webhook::controller::{Context, lead};
+use tokio::sync::oneshot;
+
+use super::fake_apiserver::FakeApiServer;
+use super::test_context;
 
 const LEASE: Duration = Duration::from_secs(15);
+const NS: &str = "test1";
+const OWN_NAMESPACE: &str = "tidb-admin";
 
 fn held_by(holder: Option<&str>) -> LeaseSpec {
     LeaseSpec {
@@ -56,39 +67,12 @@ fn decisions() {
     );
 }
 
-use std::sync::Arc;
-
-use kube::Api;
-use kube::runtime::events::Reporter;
-use serde_json::{Value, json};
-use tidb_backup_webhook::controller::leader::{LeaderElector, LeaseTiming};
-use tidb_backup_webhook::controller::metrics::Metrics;
-use tidb_backup_webhook::controller::{Config, Context, lead};
-use tokio::sync::oneshot;
-
-use super::fake_apiserver::FakeApiServer;
-
-const NS: &str = "test1";
-const OWN_NAMESPACE: &str = "tidb-admin";
-
 fn replica(fake: &FakeApiServer, identity: &str) -> (Arc<Context>, LeaderElector) {
     let client = fake.client();
-    let config = Config {
-        default_br_image: "pingcap/br:v7.5.0".into(),
-        runner_image: "tidb-backup-webhook:test".into(),
-        tz: None,
-        namespace: None,
-        tidb_connect_timeout: Duration::from_secs(5),
-    };
-    let reporter = Reporter {
-        controller: "tidb-backup-reconciler".into(),
-        instance: Some(identity.into()),
-    };
-    let ctx = Arc::new(Context::new(
+    let ctx = Arc::new(test_context(
         client.clone(),
-        config,
+        identity,
         Arc::new(Metrics::default()),
-        reporter,
     ));
     let timing = LeaseTiming {
         lease_duration: Duration::from_secs(3),

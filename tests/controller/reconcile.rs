@@ -9,16 +9,16 @@ use std::time::Duration;
 use base64::Engine;
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::events::Reporter;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use tidb_backup_webhook::api::Backup;
 use tidb_backup_webhook::controller::backup::reconcile;
 use tidb_backup_webhook::controller::metrics::Metrics;
-use tidb_backup_webhook::controller::{Config, Context, Error};
+use tidb_backup_webhook::controller::{Context, Error};
 
 use super::fake_apiserver::FakeApiServer;
 use super::mariadb::{MariaDb, PASSWORD, USER};
+use super::test_context;
 
 pub(super) const NS: &str = "test1";
 pub(super) const NOW: &str = "2026-01-01T00:10:00Z";
@@ -30,18 +30,7 @@ pub(super) struct Harness {
 }
 
 pub(super) fn context(fake: &FakeApiServer, metrics: Arc<Metrics>) -> Arc<Context> {
-    let config = Config {
-        default_br_image: "pingcap/br:v7.5.0".into(),
-        runner_image: "tidb-backup-webhook:test".into(),
-        tz: None,
-        namespace: None,
-        tidb_connect_timeout: Duration::from_secs(5),
-    };
-    let reporter = Reporter {
-        controller: "tidb-backup-reconciler".into(),
-        instance: Some("test-0".into()),
-    };
-    let mut ctx = Context::new(fake.client(), config, metrics, reporter);
+    let mut ctx = test_context(fake.client(), "test-0", metrics);
     ctx.clock = || NOW.parse().expect("now");
     Arc::new(ctx)
 }

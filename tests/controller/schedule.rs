@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 use tidb_backup_webhook::api::BackupSchedule;
 use tidb_backup_webhook::controller::metrics::Metrics;
 use tidb_backup_webhook::controller::schedule::{controller, reconcile};
-use tidb_backup_webhook::controller::{Config, Context, Error};
+use tidb_backup_webhook::controller::{Context, Error};
 
 use super::fake_apiserver::FakeApiServer;
+use super::test_context;
 
 const NS: &str = "test1";
 const API: &str = "pingcap.com/v1alpha1";
@@ -32,23 +32,7 @@ fn set_now(rfc3339: &str) {
 }
 
 fn context(fake: &FakeApiServer) -> Arc<Context> {
-    let config = Config {
-        default_br_image: "pingcap/br:v7.5.0".into(),
-        runner_image: "tidb-backup-webhook:test".into(),
-        tz: None,
-        namespace: None,
-        tidb_connect_timeout: Duration::from_secs(5),
-    };
-    let reporter = Reporter {
-        controller: "tidb-backup-reconciler".into(),
-        instance: Some("test-0".into()),
-    };
-    let mut ctx = Context::new(
-        fake.client(),
-        config,
-        Arc::new(Metrics::default()),
-        reporter,
-    );
+    let mut ctx = test_context(fake.client(), "test-0", Arc::new(Metrics::default()));
     ctx.clock = || NOW.with(Cell::get);
     Arc::new(ctx)
 }
