@@ -6,29 +6,21 @@ use serde_json::{Value, json};
 use tidb_backup_webhook::api::decode::{self, Decoded, Object};
 use tidb_backup_webhook::api::{Backup, BackupSchedule, crd_files};
 
-const SEED: &str = include_str!("../../shared/seed/000_5ab729c4f3268b52.txt");
+/// The user guide's Backups and BackupSchedules, as the guide shows them.
+const GUIDE: [&str; 6] = [
+    include_str!("fixtures/guide/backup-s3-secret.yaml"),
+    include_str!("fixtures/guide/backup-s3-kube2iam.yaml"),
+    include_str!("fixtures/guide/backup-s3-irsa.yaml"),
+    include_str!("fixtures/guide/schedule-s3-secret.yaml"),
+    include_str!("fixtures/guide/schedule-s3-kube2iam.yaml"),
+    include_str!("fixtures/guide/schedule-s3-irsa.yaml"),
+];
 
-/// The YAML blocks of the seed guide with its `${...}` placeholders filled.
 fn seed_documents() -> Vec<Value> {
-    let mut docs = Vec::new();
-    for block in SEED.split("```yaml").skip(1) {
-        let yaml = block.split("```").next().unwrap_or_default();
-        if !yaml.contains("apiVersion") {
-            continue;
-        }
-        // The guide indents its YAML by four spaces inside list items.
-        let dedented: String = yaml
-            .lines()
-            .map(|l| l.strip_prefix("    ").unwrap_or(l))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let filled = dedented
-            .replace("${tidb_host}", "demo1-tidb")
-            .replace("${tidb_port}", "4000")
-            .replace("${tidb_user}", "root");
-        docs.extend(decode::parse_documents(&filled).expect("seed YAML parses"));
-    }
-    docs
+    GUIDE
+        .iter()
+        .flat_map(|text| decode::parse_documents(text).expect("guide YAML parses"))
+        .collect()
 }
 
 #[test]
@@ -115,7 +107,7 @@ fn json_names_match_tidb_operator() {
         .retain(|k, _| k != "reason" && k != "message");
     assert_eq!(serde_json::to_value(&backup).expect("serialise"), expected);
     assert_eq!(backup.spec.tikv_gc_life_time.as_deref(), Some("72h"));
-    assert!(backup.spec.use_kms);
+    assert_eq!(backup.spec.use_kms, Some(true));
 }
 
 #[test]
@@ -202,13 +194,18 @@ fn crds_have_names_columns_and_status_subresource() {
         .collect();
     assert_eq!(
         columns,
+        // TiDB Operator v1.6's columns (its IncrementalBackupSize, priority 10, left out).
         [
+            ("Type", ".spec.backupType"),
+            ("Mode", ".spec.backupMode"),
             ("Status", ".status.phase"),
             ("BackupPath", ".status.backupPath"),
             ("BackupSize", ".status.backupSizeReadable"),
             ("CommitTS", ".status.commitTs"),
+            ("LogTruncateUntil", ".status.logSuccessTruncateUntil"),
             ("Started", ".status.timeStarted"),
             ("Completed", ".status.timeCompleted"),
+            ("TimeTaken", ".status.timeTaken"),
             ("Age", ".metadata.creationTimestamp"),
         ]
     );
@@ -228,6 +225,7 @@ fn crds_have_names_columns_and_status_subresource() {
         [
             "Schedule",
             "MaxBackups",
+            "MaxReservedTime",
             "LastBackup",
             "LastBackupTime",
             "Age"
@@ -265,4 +263,144 @@ fn lists_where_mappings_belong_are_type_errors() {
             (path, "invalid type: sequence, expected a mapping")
         );
     }
+}
+
+/// Every field of release-1.6's `BackupSpec` (and its storage, BR, clean and retry types),
+/// with the JSON names of `pkg/apis/pingcap/v1alpha1/types.go`.
+fn every_backup_spec_field() -> Value {
+    json!({
+        "resources": {"limits": {"cpu": "2"}, "requests": {"memory": "1Gi"}},
+        "env": [{"name": "AWS_REGION", "value": "us-west-1"}],
+        "from": {"host": "h", "port": 4000, "user": "root", "secretName": "s", "tlsClientSecretName": "t"},
+        "backupType": "full",
+        "backupMode": "snapshot",
+        "tikvGCLifeTime": "72h",
+        "s3": {"provider": "aws", "region": "r", "path": "p", "bucket": "b", "endpoint": "https://e",
+               "storageClass": "STANDARD", "acl": "private", "secretName": "s3", "prefix": "x",
+               "sse": "aws:kms", "options": ["--flag"], "forcePathStyle": true},
+        "gcs": {"projectId": "p", "location": "us", "path": "p", "bucket": "b", "storageClass": "NEARLINE",
+                "objectAcl": "private", "bucketAcl": "private", "secretName": "g", "prefix": "x"},
+        "azblob": {"path": "p", "container": "c", "accessTier": "Cool", "secretName": "a",
+                   "storageAccount": "acct", "sasToken": "sv=2021", "prefix": "x"},
+        "local": {"volume": {"name": "v", "persistentVolumeClaim": {"claimName": "pvc"}},
+                  "volumeMount": {"name": "v", "mountPath": "/backup"}, "prefix": "x"},
+        "storageClassName": "gp2",
+        "volumeAttributesClassName": "fast",
+        "storageSize": "10Gi",
+        "br": {"cluster": "c", "clusterNamespace": "ns", "db": "d", "table": "t", "logLevel": "info",
+               "statusAddr": "0.0.0.0:8286", "concurrency": 4, "rateLimit": 1, "timeAgo": "1h",
+               "checksum": true, "checkRequirements": false, "sendCredToTikv": false, "onLine": true,
+               "options": ["--lastbackupts=1"]},
+        "commitTs": "2024-01-01 00:00:00",
+        "logSubcommand": "log-start",
+        "logTruncateUntil": "420134118382108673",
+        "calcSizeLevel": "all",
+        "federalVolumeBackupPhase": "initialize",
+        "resumeGcSchedule": true,
+        "dumpling": {"options": ["--threads=16"], "tableFilter": ["db.*"]},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "backup", "effect": "NoSchedule"}],
+        "toolImage": "pingcap/br:v8.5.0",
+        "imagePullSecrets": [{"name": "reg"}],
+        "tableFilter": ["*.*"],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "k", "operator": "In", "values": ["v"]}]}]}}},
+        "useKMS": false,
+        "serviceAccount": "sa",
+        "automountServiceAccountToken": false,
+        "cleanPolicy": "Delete",
+        "cleanOption": {"pageSize": 1000, "retryCount": 5, "backoffEnabled": true,
+                        "disableBatchConcurrency": false, "batchConcurrency": 10, "routineConcurrency": 100,
+                        "snapshotsDeleteRatio": 1.5},
+        "podSecurityContext": {"runAsUser": 1000, "fsGroup": 2000},
+        "priorityClassName": "backup-high",
+        "backoffRetryPolicy": {"minRetryDuration": "300s", "maxRetryTimes": 2, "retryTimeout": "30m"},
+        "additionalVolumes": [{"name": "extra", "emptyDir": {}}],
+        "additionalVolumeMounts": [{"name": "extra", "mountPath": "/extra"}],
+        "volumeBackupInitJobMaxActiveSeconds": 600
+    })
+}
+
+#[test]
+fn every_tidb_operator_1_6_field_round_trips() {
+    let backup = json!({
+        "apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+        "metadata": {"name": "b", "namespace": "ns"},
+        "spec": every_backup_spec_field(),
+        "status": {
+            "backupPath": "s3://b/x", "timeStarted": "2024-01-01T00:00:00Z",
+            "timeCompleted": "2024-01-01T00:10:00Z", "timeSynced": "2024-01-01T00:10:00Z",
+            "timeTaken": "10m0s", "backupSizeReadable": "1.0 kB", "backupSize": 1000,
+            "incrementalBackupSizeReadable": "10 B", "incrementalBackupSize": 10,
+            "commitTs": "420134118382108673", "logSuccessTruncateUntil": "420134118382108600",
+            "logCheckpointTs": "420134118382108700", "phase": "Complete",
+            "conditions": [{"command": "log-start", "type": "Complete", "status": "True",
+                            "lastTransitionTime": "2024-01-01T00:10:00Z", "reason": "r", "message": "m"}],
+            "logSubCommandStatuses": {"log-start": {
+                "command": "log-start", "timeStarted": "2024-01-01T00:00:00Z",
+                "timeCompleted": "2024-01-01T00:01:00Z", "logTruncatingUntil": "1", "phase": "Complete",
+                "conditions": [{"type": "Complete", "status": "True"}]}},
+            "progresses": [{"step": "Full Backup", "progress": 100.0, "lastTransitionTime": "2024-01-01T00:10:00Z"}],
+            "brOperations": [{"operationID": "op-1", "startedAt": "2024-01-01T00:00:00Z",
+                              "command": "log truncate", "observedAt": "2024-01-01T00:00:01Z"}],
+            "backoffRetryStatus": [{"retryNum": 1, "detectFailedAt": "2024-01-01T00:00:00Z",
+                                    "expectedRetryAt": "2024-01-01T00:05:00Z", "realRetryAt": "2024-01-01T00:05:01Z",
+                                    "retryReason": "Job failed", "originalReason": "BackoffLimitExceeded"}]
+        }
+    });
+    let (typed, unknown) = decode::typed::<Backup>(&backup).expect("typed");
+    assert_eq!(unknown, Vec::<String>::new());
+    assert_eq!(serde_json::to_value(&typed).expect("serialise"), backup);
+
+    let schedule = json!({
+        "apiVersion": "pingcap.com/v1alpha1", "kind": "BackupSchedule",
+        "metadata": {"name": "s", "namespace": "ns"},
+        "spec": {
+            "schedule": "0 2 * * *", "pause": false, "maxBackups": 3, "maxReservedTime": "72h",
+            "compactInterval": "1h",
+            "backupTemplate": every_backup_spec_field(),
+            "logBackupTemplate": {"backupMode": "log", "br": {"cluster": "c"},
+                                  "s3": {"provider": "aws", "bucket": "b", "prefix": "log"}},
+            "compactBackupTemplate": {
+                "resources": {"limits": {"cpu": "1"}}, "env": [{"name": "A", "value": "b"}],
+                "s3": {"provider": "aws", "bucket": "b", "prefix": "log"},
+                "gcs": {"projectId": "p", "bucket": "b"}, "azblob": {"container": "c"},
+                "local": {"volume": {"name": "v", "emptyDir": {}}, "volumeMount": {"name": "v", "mountPath": "/b"}},
+                "startTs": "1", "endTs": "2", "concurrency": 4,
+                "tolerations": [{"key": "k", "operator": "Exists"}], "toolImage": "pingcap/br:v8.5.0",
+                "tikvImage": "pingcap/tikv:v8.5.0", "br": {"cluster": "c"}, "imagePullSecrets": [{"name": "reg"}],
+                "affinity": {}, "useKMS": false, "serviceAccount": "sa", "automountServiceAccountToken": true,
+                "podSecurityContext": {"runAsUser": 1000}, "priorityClassName": "p", "maxRetryTimes": 6,
+                "additionalVolumes": [{"name": "e", "emptyDir": {}}],
+                "additionalVolumeMounts": [{"name": "e", "mountPath": "/e"}]
+            },
+            "minCompactStartTs": "2024-01-01 00:00:00",
+            "storageClassName": "gp2", "volumeAttributesClassName": "fast", "storageSize": "10Gi",
+            "imagePullSecrets": [{"name": "reg"}],
+            "br": {"cluster": "c"},
+            "s3": {"provider": "aws", "bucket": "b"}, "gcs": {"projectId": "p", "bucket": "b"},
+            "azblob": {"container": "c"},
+            "local": {"volume": {"name": "v", "emptyDir": {}}, "volumeMount": {"name": "v", "mountPath": "/b"}}
+        },
+        "status": {
+            "lastBackup": "s-2024-01-01t00-00-00", "lastCompact": "s-compact",
+            "logBackup": "log-s", "logBackupStartTs": "2024-01-01T00:00:00Z",
+            "lastBackupTime": "2024-01-01T00:00:00Z", "lastCompactProgress": "2024-01-01T00:00:00Z",
+            "lastCompactExecutionTs": "2024-01-01T00:00:00Z", "allBackupCleanTime": "2024-01-01T00:00:00Z"
+        }
+    });
+    let (typed, unknown) = decode::typed::<BackupSchedule>(&schedule).expect("typed");
+    assert_eq!(unknown, Vec::<String>::new());
+    assert_eq!(serde_json::to_value(&typed).expect("serialise"), schedule);
+}
+
+#[test]
+fn null_lists_written_by_tidb_operator_read_as_empty() {
+    // Go writes nil slices without `omitempty` as null (v1.1's `conditions`).
+    let doc = json!({
+        "apiVersion": "pingcap.com/v1alpha1", "kind": "Backup", "metadata": {"name": "b"},
+        "spec": {"br": {"cluster": "c"}},
+        "status": {"conditions": null, "progresses": null, "brOperations": null, "backoffRetryStatus": null}
+    });
+    let (backup, _) = decode::typed::<Backup>(&doc).expect("typed");
+    assert_eq!(backup.status.map(|s| s.conditions.len()), Some(0));
 }

@@ -1,5 +1,6 @@
 //! `Backup` (`pingcap.com/v1alpha1`, short name `bk`), wire-compatible with TiDB Operator
-//! v1.1 (`pkg/apis/pingcap/v1alpha1/types.go`).
+//! v1.1 through v1.6 (`pkg/apis/pingcap/v1alpha1/types.go` of release-1.6, a superset of
+//! the earlier releases): every field, with its JSON name.
 //!
 //! Enum-like fields (`backupType`, `cleanPolicy`, `s3.provider`, `s3.acl`, …) are plain
 //! strings on purpose: v1.1 accepts any string, stored objects may hold anything, and the
@@ -7,15 +8,19 @@
 //! CRD marks required are optional in this schema so that the webhook, not the schema,
 //! reports every missing field at once with its fix.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, LocalObjectReference, ResourceRequirements, Toleration, Volume, VolumeMount,
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Describes a BR backup of one TiDB cluster to S3-compatible storage, GCS or a volume.
+/// Describes a backup of one TiDB cluster (BR snapshot, log or volume-snapshot, or Dumpling)
+/// to S3-compatible storage, GCS, Azure Blob Storage or a volume.
 // kube's repeated `printcolumn(...)` arguments trip clippy's duplicate-attribute lint.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,7 +34,19 @@ use serde::{Deserialize, Serialize};
     status = "BackupStatus",
     derive = "PartialEq",
     derive = "Default",
-    doc = "Backup is a backup of a TiDB cluster taken with BR.",
+    doc = "Backup is a backup of a TiDB cluster.",
+    printcolumn(
+        name = "Type",
+        type_ = "string",
+        json_path = ".spec.backupType",
+        description = "The type of a snapshot backup: full, db or table"
+    ),
+    printcolumn(
+        name = "Mode",
+        type_ = "string",
+        json_path = ".spec.backupMode",
+        description = "The mode of the backup: snapshot, log or volume-snapshot"
+    ),
     printcolumn(
         name = "Status",
         type_ = "string",
@@ -55,6 +72,13 @@ use serde::{Deserialize, Serialize};
         description = "The commit ts of the backup"
     ),
     printcolumn(
+        name = "LogTruncateUntil",
+        type_ = "string",
+        json_path = ".status.logSuccessTruncateUntil",
+        description = "The TSO a log backup is truncated until",
+        priority = "1"
+    ),
+    printcolumn(
         name = "Started",
         type_ = "date",
         json_path = ".status.timeStarted",
@@ -66,6 +90,13 @@ use serde::{Deserialize, Serialize};
         type_ = "date",
         json_path = ".status.timeCompleted",
         description = "The time at which the backup was completed",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "TimeTaken",
+        type_ = "string",
+        json_path = ".status.timeTaken",
+        description = "The time the backup took",
         priority = "1"
     ),
     printcolumn(
@@ -82,12 +113,16 @@ pub struct BackupSpec {
     /// Extra environment variables; an entry named like a built-in variable replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
-    /// TiDB SQL endpoint, used to raise `tikv_gc_life_time` during the backup.
+    /// TiDB SQL endpoint: required by Dumpling; with BR, used to raise
+    /// `tikv_gc_life_time` during a snapshot backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<TiDBAccessConfig>,
-    /// Backup type: `full`, `db` or `table` (default `full`).
+    /// Backup type of a BR snapshot backup: `full`, `db` or `table` (default `full`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub backup_type: String,
+    /// `snapshot` (default), `log` (PITR) or `volume-snapshot` (TiDB Operator ≥ v1.4).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub backup_mode: String,
     /// `tikv_gc_life_time` to hold during the backup, a Go duration (default `72h`).
     #[serde(
         rename = "tikvGCLifeTime",
@@ -101,25 +136,54 @@ pub struct BackupSpec {
     /// Google Cloud Storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcs: Option<GcsStorageProvider>,
+    /// Azure Blob Storage (TiDB Operator ≥ v1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azblob: Option<AzblobStorageProvider>,
     /// A Kubernetes volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local: Option<LocalStorageProvider>,
     /// Storage class of the Dumpling PVC (Dumpling mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
+    /// Volume attributes class of the Dumpling PVC (Dumpling mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_attributes_class_name: Option<String>,
     /// Size of the Dumpling PVC (Dumpling mode only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storage_size: String,
-    /// BR settings; its presence selects BR mode.
+    /// BR settings; its presence selects BR, its absence Dumpling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub br: Option<BRConfig>,
-    /// Dumpling settings (legacy export mode, not executed by this project).
+    /// Snapshot: back up as of this TSO or datetime (`--backupts`); log: start the log
+    /// backup there (`--start-ts`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub commit_ts: String,
+    /// Log backups: `log-start`, `log-stop` or `log-pause` (TiDB Operator ≥ v1.5).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_subcommand: String,
+    /// Log backups: delete log data before this TSO or datetime.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_truncate_until: String,
+    /// Log backups, before `logSubcommand` existed: `true` stops the log backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_stop: Option<bool>,
+    /// Volume-snapshot backups: how snapshot sizes are calculated (`all`, `incremental`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub calc_size_level: String,
+    /// Volume-snapshot backups across Kubernetes clusters: `initialize`, `execute` or
+    /// `teardown`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub federal_volume_backup_phase: String,
+    /// Volume-snapshot backups: resume GC and PD schedulers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_gc_schedule: Option<bool>,
+    /// Dumpling settings (legacy export mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dumpling: Option<DumplingConfig>,
     /// Tolerations of the backup pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Vec<Toleration>>,
-    /// BR image override.
+    /// BR (or Dumpling) image override.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tool_image: String,
     /// Image pull secrets of the backup pod.
@@ -132,32 +196,118 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Affinity>,
     /// Read KMS-encrypted secrets (`KMS_ENCRYPTED_*` variables).
-    #[serde(rename = "useKMS", default, skip_serializing_if = "is_false")]
-    pub use_kms: bool,
+    #[serde(rename = "useKMS", default, skip_serializing_if = "Option::is_none")]
+    pub use_kms: Option<bool>,
     /// Service account of the backup pod (default `tidb-backup-manager`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service_account: String,
+    /// Whether the backup pod gets a service account token (TiDB Operator ≥ v1.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
     /// What happens to the backup data when the Backup is deleted: `Retain` (default),
     /// `Delete`, or `OnFailure`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub clean_policy: String,
+    /// How TiDB Operator's clean Job deletes the data (TiDB Operator ≥ v1.2.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_option: Option<CleanOption>,
+    /// Security context of the backup pod (TiDB Operator ≥ v1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+    /// Priority class of the backup pod (TiDB Operator ≥ v1.2).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub priority_class_name: String,
+    /// Retries of a failed snapshot backup's Job (TiDB Operator ≥ v1.4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_retry_policy: Option<BackoffRetryPolicy>,
+    /// Extra volumes of the backup pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_volumes: Option<Vec<Volume>>,
+    /// Extra volume mounts of the backup container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_volume_mounts: Option<Vec<VolumeMount>>,
+    /// Volume-snapshot backups: deadline of the initialize Job, in seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_backup_init_job_max_active_seconds: Option<i64>,
 }
 
-fn is_false(value: &bool) -> bool {
-    !*value
+/// Go's `omitempty` on a bool: absent and `false` are the same to TiDB Operator.
+pub fn is_true(value: Option<bool>) -> bool {
+    value == Some(true)
+}
+
+/// The storage fields shared by Backup, BackupSchedule and CompactBackup specs (Go's
+/// inlined `StorageProvider`), borrowed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StorageRef<'a> {
+    pub s3: Option<&'a S3StorageProvider>,
+    pub gcs: Option<&'a GcsStorageProvider>,
+    pub azblob: Option<&'a AzblobStorageProvider>,
+    pub local: Option<&'a LocalStorageProvider>,
+}
+
+impl BackupSpec {
+    pub fn storage(&self) -> StorageRef<'_> {
+        StorageRef {
+            s3: self.s3.as_ref(),
+            gcs: self.gcs.as_ref(),
+            azblob: self.azblob.as_ref(),
+            local: self.local.as_ref(),
+        }
+    }
+}
+
+impl StorageRef<'_> {
+    /// The providers set, in TiDB Operator's order of precedence (`GetStorageType`).
+    pub fn kinds(&self) -> Vec<StorageKind> {
+        [
+            (StorageKind::S3, self.s3.is_some()),
+            (StorageKind::Gcs, self.gcs.is_some()),
+            (StorageKind::Azblob, self.azblob.is_some()),
+            (StorageKind::Local, self.local.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, set)| set.then_some(kind))
+        .collect()
+    }
+
+    /// The provider TiDB Operator uses: the first set, in `GetStorageType`'s order.
+    pub fn kind(&self) -> Option<StorageKind> {
+        self.kinds().first().copied()
+    }
+}
+
+/// Where a backup is written (TiDB Operator's `BackupStorageType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StorageKind {
+    S3,
+    Gcs,
+    Azblob,
+    Local,
+}
+
+impl StorageKind {
+    /// The spec field that holds it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::S3 => "s3",
+            Self::Gcs => "gcs",
+            Self::Azblob => "azblob",
+            Self::Local => "local",
+        }
+    }
 }
 
 /// S3-compatible storage (`spec.s3`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct S3StorageProvider {
-    /// S3-compatible provider: aws, alibaba, digitalocean, dreamhost, ibmcos, minio,
-    /// netease, wasabi, ceph or other.
+    /// S3-compatible provider, e.g. aws, ceph, minio, alibaba (BR's `--s3.provider`).
     #[serde(default)]
     pub provider: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub region: String,
-    /// Legacy `bucket/path` form, unused by BR.
+    /// Legacy `bucket/path` form, used by Dumpling only.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -182,6 +332,9 @@ pub struct S3StorageProvider {
     /// rclone options (Dumpling mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
+    /// Path-style (`true`) or virtual-hosted (`false`) addressing (TiDB Operator ≥ v1.6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
 }
 
 /// Google Cloud Storage (`spec.gcs`).
@@ -198,13 +351,42 @@ pub struct GcsStorageProvider {
     pub bucket: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storage_class: String,
+    /// Predefined ACL of new objects (BR's `--gcs.predefined-acl`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub object_acl: String,
+    /// ACL of new buckets (Dumpling's rclone only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub bucket_acl: String,
-    /// Secret with key `credentials`.
+    /// Secret with key `credentials` (a service account JSON key).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub secret_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+}
+
+/// Azure Blob Storage (`spec.azblob`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzblobStorageProvider {
+    /// Legacy `container/path` form.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    /// Container to write the backup to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub container: String,
+    /// Access tier of the uploaded blobs: `Hot`, `Cool` or `Archive`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access_tier: String,
+    /// Secret with `AZURE_STORAGE_ACCOUNT` and either `AZURE_STORAGE_KEY` or the Azure AD
+    /// service principal (`AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret_name: String,
+    /// Storage account (else read from the secret) (TiDB Operator ≥ v1.5).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub storage_account: String,
+    /// Shared access signature of the storage account (TiDB Operator ≥ v1.5).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sas_token: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prefix: String,
 }
@@ -276,6 +458,10 @@ pub struct BRConfig {
     /// Verify files after the backup (BR default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<bool>,
+    /// Check the cluster's requirements before backing up (BR default true; TiDB
+    /// Operator ≥ v1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_requirements: Option<bool>,
     /// Pass BR's cloud credentials to TiKV (BR default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_cred_to_tikv: Option<bool>,
@@ -296,6 +482,48 @@ pub struct DumplingConfig {
     /// Deprecated: use `spec.tableFilter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_filter: Option<Vec<String>>,
+}
+
+/// How TiDB Operator's clean Job deletes backup data (`spec.cleanOption`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanOption {
+    /// Objects listed per page (TiDB Operator default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i64>,
+    /// Attempts of the clean (CRD default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_count: Option<i64>,
+    /// Back off when a deletion request fails (rate limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_enabled: Option<bool>,
+    /// Delete one object at a time instead of S3 batch deletions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_batch_concurrency: Option<bool>,
+    /// Batch deletions in parallel (TiDB Operator default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_concurrency: Option<i64>,
+    /// Single deletions in parallel (TiDB Operator default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routine_concurrency: Option<i64>,
+    /// Volume snapshots deleted per second (CRD default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots_delete_ratio: Option<f64>,
+}
+
+/// How TiDB Operator retries a failed snapshot backup (`spec.backoffRetryPolicy`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackoffRetryPolicy {
+    /// First retry after this Go duration, doubling after each (CRD default `300s`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub min_retry_duration: String,
+    /// Retries at most (CRD default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_times: Option<i64>,
+    /// No retry after this Go duration from the first failure (CRD default `30m`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub retry_timeout: String,
 }
 
 /// Observed state of a Backup.
@@ -321,8 +549,55 @@ pub struct BackupStatus {
     /// Type of the most recent condition.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phase: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub conditions: Vec<BackupCondition>,
+    /// Log backups: when the status was last synced with the kernel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_synced: Option<Time>,
+    /// `timeCompleted - timeStarted`, e.g. `8m30s`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub time_taken: String,
+    /// Volume-snapshot backups: the size of the snapshots' new blocks, human readable.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub incremental_backup_size_readable: String,
+    /// Volume-snapshot backups: the size of the snapshots' new blocks in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_backup_size: Option<i64>,
+    /// Log backups: the TSO truncated up to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_success_truncate_until: String,
+    /// Log backups: the checkpoint TSO.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_checkpoint_ts: String,
+    /// Log backups: the last run of each sub-command (`log-start`, `log-stop`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_sub_command_statuses: Option<BTreeMap<String, LogSubCommandStatus>>,
+    /// Progress of the backup's steps.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub progresses: Vec<Progress>,
+    /// BR processes recently observed for this backup.
+    #[serde(
+        rename = "brOperations",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub br_operations: Vec<BrOperation>,
+    /// Retries of a failed snapshot backup (`spec.backoffRetryPolicy`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub backoff_retry_status: Vec<BackoffRetryRecord>,
     /// How this backup holds the cluster's `tikv_gc_life_time` (written by the reconciler
     /// before it raises the value, so a restart still restores it).
     #[serde(
@@ -383,11 +658,93 @@ impl BackupStatus {
     }
 }
 
+/// A log backup sub-command's last run (`status.logSubCommandStatuses[<command>]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogSubCommandStatus {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_started: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_completed: Option<Time>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_truncating_until: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub conditions: Vec<BackupCondition>,
+}
+
+/// Progress of one step of a backup (`status.progresses[]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+}
+
+/// A BR process observed for a backup (`status.brOperations[]`, TiDB Operator ≥ v1.6).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrOperation {
+    #[serde(
+        rename = "operationID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub operation_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+}
+
+/// One retry of a failed snapshot backup (`status.backoffRetryStatus[]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackoffRetryRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_num: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_failed_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_retry_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_retry_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub retry_reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub original_reason: String,
+}
+
+/// TiDB Operator writes empty lists as `null` (Go's nil slices without `omitempty`).
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// One condition of a Backup; `type` is one of TiDB Operator's condition types
 /// (`Scheduled`, `Prepare`, `Running`, `Complete`, `Failed`, `Invalid`, `Clean`, …).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupCondition {
+    /// Log backups: the sub-command the condition is about (`log-start`, …).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
     #[serde(rename = "type", default)]
     pub type_: String,
     /// `True`, `False` or `Unknown`.

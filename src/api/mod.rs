@@ -2,10 +2,12 @@
 //! to read them from YAML or JSON documents.
 
 mod backup;
+mod compact;
 pub mod decode;
 mod schedule;
 
 pub use backup::*;
+pub use compact::*;
 pub use schedule::*;
 
 use kube::CustomResourceExt;

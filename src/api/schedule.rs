@@ -1,5 +1,5 @@
 //! `BackupSchedule` (`pingcap.com/v1alpha1`, short name `bks`), wire-compatible with
-//! TiDB Operator v1.1.
+//! TiDB Operator v1.1 through v1.6 (release-1.6's `BackupScheduleSpec`: every field).
 
 use k8s_openapi::api::core::v1::LocalObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -7,7 +7,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::backup::{BackupCondition, BackupSpec};
+use super::backup::{
+    AzblobStorageProvider, BRConfig, BackupCondition, BackupSpec, GcsStorageProvider,
+    LocalStorageProvider, S3StorageProvider, StorageRef, null_as_default,
+};
+use super::compact::CompactSpec;
 
 /// Takes a Backup from `backupTemplate` at every tick of `schedule` and prunes old ones.
 // kube's repeated `printcolumn(...)` arguments trip clippy's duplicate-attribute lint.
@@ -35,6 +39,12 @@ use super::backup::{BackupCondition, BackupSpec};
         type_ = "integer",
         json_path = ".spec.maxBackups",
         description = "The max number of backups we want to keep"
+    ),
+    printcolumn(
+        name = "MaxReservedTime",
+        type_ = "string",
+        json_path = ".spec.maxReservedTime",
+        description = "How long backups are kept"
     ),
     printcolumn(
         name = "LastBackup",
@@ -71,18 +81,59 @@ pub struct BackupScheduleSpec {
     /// Delete backups older than this Go duration; wins over `maxBackups`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_reserved_time: Option<String>,
-    /// Spec of every Backup the schedule creates.
+    /// Compact the log backup in spans of this Go duration (with
+    /// `compactBackupTemplate`; TiDB Operator ≥ v1.6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_interval: Option<String>,
+    /// Spec of every snapshot Backup the schedule creates.
     #[serde(default)]
     pub backup_template: BackupSpec,
+    /// Spec of the one log backup the schedule keeps running (TiDB Operator ≥ v1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup_template: Option<BackupSpec>,
+    /// Spec of the compactions of that log backup (TiDB Operator ≥ v1.6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_backup_template: Option<CompactSpec>,
+    /// Compactions never start before this TSO or datetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_compact_start_ts: Option<String>,
     /// Dumpling PVC storage class fallback (Dumpling mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
+    /// Dumpling PVC volume attributes class fallback (Dumpling mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_attributes_class_name: Option<String>,
     /// Dumpling PVC size fallback (Dumpling mode only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storage_size: String,
-    /// Replaces the template's image pull secrets when set.
+    /// Replaces the templates' image pull secrets when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
+    /// BR settings at schedule level (in TiDB Operator's API since v1.6.2, not applied
+    /// to the Backups it creates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub br: Option<BRConfig>,
+    /// Storage at schedule level (as `br`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3StorageProvider>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs: Option<GcsStorageProvider>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azblob: Option<AzblobStorageProvider>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalStorageProvider>,
+}
+
+impl BackupScheduleSpec {
+    /// The schedule-level storage fields.
+    pub fn storage(&self) -> StorageRef<'_> {
+        StorageRef {
+            s3: self.s3.as_ref(),
+            gcs: self.gcs.as_ref(),
+            azblob: self.azblob.as_ref(),
+            local: self.local.as_ref(),
+        }
+    }
 }
 
 /// Observed state of a BackupSchedule.
@@ -92,9 +143,24 @@ pub struct BackupScheduleStatus {
     /// Name of the last Backup created.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub last_backup: String,
+    /// Name of the last CompactBackup created (TiDB Operator).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_compact: String,
+    /// Name of the schedule's log backup (TiDB Operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup: Option<String>,
+    /// When the schedule's log backup started (TiDB Operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup_start_ts: Option<Time>,
     /// Cron tick of the last Backup created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup_time: Option<Time>,
+    /// End of the last compacted span (TiDB Operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_compact_progress: Option<Time>,
+    /// When the last compaction ran (TiDB Operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_compact_execution_ts: Option<Time>,
     /// When retention last deleted every backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_backup_clean_time: Option<Time>,
@@ -102,6 +168,10 @@ pub struct BackupScheduleStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_backup_time: Option<Time>,
     /// `Invalid`, `Paused` and `Blocked` (a due tick waits for a running Backup).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub conditions: Vec<BackupCondition>,
 }

@@ -68,7 +68,7 @@ pub fn defaulted(backup: &Backup) -> Backup {
 /// What this reconciler cannot execute although TiDB Operator could.
 pub fn execution_findings(backup: &Backup) -> Vec<Finding> {
     let mut findings = Vec::new();
-    if backup.spec.use_kms {
+    if crate::api::is_true(backup.spec.use_kms) {
         findings.push(Finding {
             path: "spec.useKMS".to_owned(),
             message: "not supported by this reconciler: BR runs without tidb-backup-manager's KMS decryption, so it would get encrypted keys; store plain keys in the secrets and remove useKMS, or let TiDB Operator run this backup".to_owned(),

@@ -73,6 +73,7 @@ pub fn upsert_condition(
         reason: reason.to_owned(),
         message,
         observed_generation: generation,
+        ..BackupCondition::default()
     };
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(existing) => {
