@@ -375,7 +375,7 @@ fn a_job_owned_by_something_else_is_never_adopted() {
 #[test]
 fn use_kms_cannot_be_executed_without_the_backup_manager() {
     let mut b = seed();
-    b.spec.use_kms = true;
+    b.spec.use_kms = Some(true);
     let Step::Invalid(errors) = next_step(&b, None, None) else {
         panic!("expected Invalid");
     };
