@@ -103,7 +103,7 @@ fn display_name(value: &Value, index: usize) -> String {
 
 fn unknown_field(object: &Object, path: &str) -> Finding {
     let field = path.rsplit('.').next().unwrap_or(path);
-    let siblings = decode::sibling_fields(object, path);
+    let siblings = decode::sibling_fields(object.kind(), path);
     let candidates: Vec<&str> = siblings.iter().map(String::as_str).collect();
     let mut message = "unknown field: the apiserver would silently drop it".to_owned();
     if let Some(hint) = closest(field, &candidates) {
@@ -111,7 +111,7 @@ fn unknown_field(object: &Object, path: &str) -> Finding {
     } else if matches!(object, Object::BackupSchedule(_))
         && let Some(parent) = path.strip_suffix(field).and_then(|p| p.strip_suffix('.'))
         && parent == "spec"
-        && decode::sibling_fields(object, &format!("spec.backupTemplate.{field}"))
+        && decode::sibling_fields(object.kind(), &format!("spec.backupTemplate.{field}"))
             .iter()
             .any(|f| f == field)
     {

@@ -162,7 +162,7 @@ fn type_errors_and_unknown_fields_carry_paths() {
             "spec.backupTemplate.storageType"
         ]
     );
-    let siblings = decode::sibling_fields(&object, "spec.backupTemplate.s3.acls");
+    let siblings = decode::sibling_fields(object.kind(), "spec.backupTemplate.s3.acls");
     assert!(siblings.contains(&"acl".to_owned()) && siblings.contains(&"storageClass".to_owned()));
 }
 

@@ -8,13 +8,22 @@ use kube::CustomResourceExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{API_VERSION, Backup, BackupSchedule};
+use super::{API_VERSION, Backup, BackupSchedule, Kind};
 
 /// A decoded document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
     Backup(Box<Backup>),
     BackupSchedule(Box<BackupSchedule>),
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Backup(_) => Kind::Backup,
+            Object::BackupSchedule(_) => Kind::BackupSchedule,
+        }
+    }
 }
 
 /// What a document turned out to be.
@@ -226,10 +235,10 @@ fn crd_schema(crd: Result<Value, serde_json::Error>) -> Value {
 
 /// Field names the CRD schema allows next to the unknown field at `path`, for
 /// suggestions. `metadata` is not described by the CRD, so nothing is known there.
-pub fn sibling_fields(object: &Object, path: &str) -> Vec<String> {
-    let mut node = match object {
-        Object::Backup(_) => &*BACKUP_SCHEMA,
-        Object::BackupSchedule(_) => &*SCHEDULE_SCHEMA,
+pub fn sibling_fields(kind: Kind, path: &str) -> Vec<String> {
+    let mut node = match kind {
+        Kind::Backup => &*BACKUP_SCHEMA,
+        Kind::BackupSchedule => &*SCHEDULE_SCHEMA,
     };
     let mut segments: Vec<&str> = path.split('.').collect();
     segments.pop();

@@ -13,6 +13,8 @@ pub mod go_url;
 pub mod names;
 pub mod suggest;
 pub mod table_filter;
+pub mod ts;
+pub mod unknown;
 pub mod update;
 pub mod validate;
 pub mod vocab;

@@ -124,3 +124,97 @@ impl BackupType {
         }
     }
 }
+
+/// How a Backup runs (`spec.backupMode`, TiDB Operator ≥ v1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupMode {
+    Snapshot,
+    Log,
+    VolumeSnapshot,
+}
+
+impl BackupMode {
+    pub const NAMES: &[&str] = &["snapshot", "log", "volume-snapshot"];
+    pub const DEFAULT: BackupMode = BackupMode::Snapshot;
+
+    /// `None` for values TiDB Operator does not name; empty means `snapshot` (the CRD's
+    /// default).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "" | "snapshot" => Some(Self::Snapshot),
+            "log" => Some(Self::Log),
+            "volume-snapshot" => Some(Self::VolumeSnapshot),
+            _ => None,
+        }
+    }
+
+    /// TiDB Operator's reading: its Job builder runs any value it does not name as a
+    /// snapshot backup (`makeBackupJob`'s default branch).
+    pub fn effective(value: &str) -> Self {
+        Self::parse(value).unwrap_or(Self::Snapshot)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Snapshot => "snapshot",
+            Self::Log => "log",
+            Self::VolumeSnapshot => "volume-snapshot",
+        }
+    }
+}
+
+/// What takes the backup: BR when `spec.br` is set, else Dumpling (TiDB Operator's
+/// `ValidateBackup` and Job builder branch on `spec.br == nil`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Br,
+    Dumpling,
+}
+
+/// Log backup sub-commands a user may set (`spec.logSubcommand`, the CRD's enum).
+pub const LOG_SUBCOMMANDS: &[&str] = &["log-start", "log-stop", "log-pause"];
+
+/// Phases of a volume-snapshot backup across Kubernetes clusters.
+pub const FEDERAL_VOLUME_BACKUP_PHASES: &[&str] = &["initialize", "execute", "teardown"];
+
+/// `spec.calcSizeLevel` values the backup manager computes a size for.
+pub const CALC_SIZE_LEVELS: &[&str] = &["all", "full", "incremental"];
+
+/// Default of `spec.calcSizeLevel` (TiDB Operator's CRD).
+pub const DEFAULT_CALC_SIZE_LEVEL: &str = "all";
+/// Default of `spec.volumeBackupInitJobMaxActiveSeconds` (TiDB Operator's CRD).
+pub const DEFAULT_VOLUME_BACKUP_INIT_JOB_MAX_ACTIVE_SECONDS: i64 = 600;
+/// Defaults of `spec.backoffRetryPolicy` (TiDB Operator's CRD).
+pub const DEFAULT_MIN_RETRY_DURATION: &str = "300s";
+pub const DEFAULT_MAX_RETRY_TIMES: i64 = 2;
+pub const DEFAULT_RETRY_TIMEOUT: &str = "30m";
+/// Defaults of `spec.cleanOption` (TiDB Operator's CRD).
+pub const DEFAULT_CLEAN_RETRY_COUNT: i64 = 5;
+pub const DEFAULT_SNAPSHOTS_DELETE_RATIO: f64 = 1.0;
+
+/// Azure Blob access tiers BR can write (`--azblob.access-tier`).
+pub const AZBLOB_ACCESS_TIERS: &[&str] = &["Hot", "Cool", "Cold", "Archive"];
+
+/// Google Cloud Storage classes.
+pub const GCS_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "NEARLINE",
+    "COLDLINE",
+    "ARCHIVE",
+    "MULTI_REGIONAL",
+    "REGIONAL",
+    "DURABLE_REDUCED_AVAILABILITY",
+];
+
+/// Google Cloud Storage predefined object ACLs (BR's `--gcs.predefined-acl`).
+pub const GCS_PREDEFINED_ACLS: &[&str] = &[
+    "authenticatedRead",
+    "bucketOwnerFullControl",
+    "bucketOwnerRead",
+    "private",
+    "projectPrivate",
+    "publicRead",
+];
+
+/// GCS ACLs that make backup data readable by others.
+pub const PUBLIC_GCS_ACLS: &[&str] = &["publicRead", "authenticatedRead"];
