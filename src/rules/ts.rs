@@ -96,7 +96,11 @@ fn range(part: &'static str) -> TsError {
 
 /// Go's `getnum`: one or two digits, two required when `fixed`.
 fn number(s: &[u8], fixed: bool) -> Result<(u32, &[u8]), TsError> {
-    let digit = |i: usize| s.get(i).filter(|b| b.is_ascii_digit()).map(|b| u32::from(b - b'0'));
+    let digit = |i: usize| {
+        s.get(i)
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| u32::from(b - b'0'))
+    };
     let first = digit(0).ok_or(SHAPE)?;
     match digit(1) {
         Some(second) => Ok((first * 10 + second, &s[2..])),
@@ -240,8 +244,8 @@ mod tests {
             "2018/05/11 01:42:23", // wrong separator
             "2018-05-11t01:42:23Z",
             "2018-05-11T01:42:23z",
-            "2018-05-11T01:42:23",       // RFC 3339 needs a zone
-            "2018-05-11T01:42:23+0800",  // the zone needs a colon
+            "2018-05-11T01:42:23",        // RFC 3339 needs a zone
+            "2018-05-11T01:42:23+0800",   // the zone needs a colon
             "2018-05-11 01:42:23 +08:00", // extra text
             "2018-05-11 01:42:23.",
             "18-05-11 01:42:23",

@@ -82,7 +82,11 @@ mod tests {
         assert_eq!(typo_of("backupKind", &names), None);
         assert_eq!(typo_of("bs", &names), Some("br"));
         assert_eq!(typo_of("gc", &names), Some("gcs"));
-        assert_eq!(typo_of("b3", &names), None, "br and s3 are both one letter away");
+        assert_eq!(
+            typo_of("b3", &names),
+            None,
+            "br and s3 are both one letter away"
+        );
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub const S3_STORAGE_CLASSES: &[&str] = &[
 /// Storage classes whose objects must be restored before anything can read them.
 pub const ARCHIVE_S3_STORAGE_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
 
-pub const BR_LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "fatal"];
+/// BR log levels (zap's, case-insensitive).
+pub const BR_LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "dpanic", "panic", "fatal"];
 
 /// What happens to backup data when its Backup is deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
