@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::api::decode::{self, Decoded, Object};
-use crate::rules::suggest::closest;
+use crate::rules::unknown::unknown_field;
 use crate::rules::{
     Finding, Severity, default_backup, default_schedule, has_errors, validate_backup,
     validate_schedule,
@@ -37,8 +37,9 @@ impl Checked {
     }
 }
 
-/// Checks one document; `None` when it is not a Backup or BackupSchedule.
-pub fn check_document(value: &Value, index: usize) -> Option<Checked> {
+/// Checks one document; `None` when it is not a Backup or BackupSchedule. With `strict`,
+/// unknown fields are errors instead of warnings.
+pub fn check_document(value: &Value, index: usize, strict: bool) -> Option<Checked> {
     let fallback_label = || {
         let kind = value
             .get("kind")
@@ -64,27 +65,42 @@ pub fn check_document(value: &Value, index: usize) -> Option<Checked> {
             });
         }
     };
+    let kind = object.kind();
     let mut findings: Vec<Finding> = unknown_fields
         .iter()
-        .map(|path| unknown_field(&object, path))
+        .map(|path| unknown_field(kind, path, strict))
         .collect();
-    let (kind, defaulted) = match &mut object {
+    let defaulted = match &mut object {
         Object::Backup(backup) => {
             default_backup(backup);
             findings.extend(validate_backup(backup));
-            ("Backup", serde_json::to_value(&**backup))
+            serde_json::to_value(&**backup)
         }
         Object::BackupSchedule(schedule) => {
             default_schedule(schedule);
             findings.extend(validate_schedule(schedule));
-            ("BackupSchedule", serde_json::to_value(&**schedule))
+            serde_json::to_value(&**schedule)
         }
     };
     Some(Checked {
-        label: format!("{kind}/{}", display_name(value, index)),
+        label: format!("{}/{}", kind.as_str(), display_name(value, index)),
         findings,
         defaulted: defaulted.ok(),
     })
+}
+
+/// A document `check` does not check but a user may expect it to: the other kinds of
+/// TiDB Operator (`Restore`, `CompactBackup`, …) and of its v2 API (`br.pingcap.com`).
+fn skipped_label(value: &Value, index: usize) -> Option<String> {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+    let name = display_name(value, index);
+    match group {
+        "pingcap.com" => Some(format!("{kind}/{name}")),
+        "br.pingcap.com" => Some(format!("{api_version} {kind}/{name}")),
+        _ => None,
+    }
 }
 
 fn display_name(value: &Value, index: usize) -> String {
@@ -101,37 +117,13 @@ fn display_name(value: &Value, index: usize) -> String {
     }
 }
 
-fn unknown_field(object: &Object, path: &str) -> Finding {
-    let field = path.rsplit('.').next().unwrap_or(path);
-    let siblings = decode::sibling_fields(object.kind(), path);
-    let candidates: Vec<&str> = siblings.iter().map(String::as_str).collect();
-    let mut message = "unknown field: the apiserver would silently drop it".to_owned();
-    if let Some(hint) = closest(field, &candidates) {
-        message.push_str(&format!("; did you mean {hint:?}?"));
-    } else if matches!(object, Object::BackupSchedule(_))
-        && let Some(parent) = path.strip_suffix(field).and_then(|p| p.strip_suffix('.'))
-        && parent == "spec"
-        && decode::sibling_fields(object.kind(), &format!("spec.backupTemplate.{field}"))
-            .iter()
-            .any(|f| f == field)
-    {
-        message.push_str(&format!(
-            "; it is a Backup field: move it to spec.backupTemplate.{field}"
-        ));
-    }
-    Finding {
-        path: path.to_owned(),
-        message,
-        severity: Severity::Error,
-    }
-}
-
 /// Runs `check` over files (`-` is stdin), printing findings to stderr and, with
 /// `output`, the defaulted objects to stdout.
-pub fn run(files: &[String], output: Option<OutputFormat>) -> ExitCode {
+pub fn run(files: &[String], output: Option<OutputFormat>, strict: bool) -> ExitCode {
     let mut unreadable = false;
     let mut invalid = 0usize;
     let mut checked_count = 0usize;
+    let mut skipped = 0usize;
     let mut printed: Vec<Value> = Vec::new();
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
@@ -153,7 +145,14 @@ pub fn run(files: &[String], output: Option<OutputFormat>) -> ExitCode {
             }
         };
         for (index, document) in documents.iter().enumerate() {
-            let Some(checked) = check_document(document, index) else {
+            let Some(checked) = check_document(document, index, strict) else {
+                skipped += 1;
+                if let Some(object) = skipped_label(document, index) {
+                    let _ = writeln!(
+                        err,
+                        "{label}: {object}: skipped: only Backups and BackupSchedules (pingcap.com/v1alpha1) are checked"
+                    );
+                }
                 continue;
             };
             checked_count += 1;
@@ -180,9 +179,14 @@ pub fn run(files: &[String], output: Option<OutputFormat>) -> ExitCode {
             printed.extend(checked.defaulted);
         }
     }
+    let skipped_note = if skipped > 0 {
+        format!("; skipped {skipped} other object(s)")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         err,
-        "checked {checked_count} object(s): {} valid, {invalid} invalid",
+        "checked {checked_count} object(s): {} valid, {invalid} invalid{skipped_note}",
         checked_count - invalid
     );
     if let Some(format) = output

@@ -57,6 +57,10 @@ pub enum Command {
         /// Print the defaulted objects in this format on stdout.
         #[arg(short = 'o', long = "output", value_enum)]
         output: Option<OutputFormat>,
+        /// Treat fields the API does not have as errors (by default they are warnings:
+        /// TiDB Operator's CRDs drop them silently).
+        #[arg(long)]
+        strict: bool,
         /// YAML or JSON files, multi-document allowed; `-` reads stdin.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
@@ -415,7 +419,11 @@ impl Cli {
                     }
                 }
             }
-            Command::Check { output, files } => check::run(&files, output),
+            Command::Check {
+                output,
+                strict,
+                files,
+            } => check::run(&files, output, strict),
             Command::Explain {
                 tikv_image,
                 cluster_tls,

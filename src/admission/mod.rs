@@ -23,9 +23,10 @@ use crate::iam::{
     IamResolver, IdentityField, Source, conflicts_with, declared_identity, static_injection,
     target_of,
 };
+use crate::rules::unknown::unknown_field;
 use crate::rules::update::started_phase;
 use crate::rules::vocab::IAM_ROLE_ANNOTATION;
-use crate::rules::{self, Finding, Severity};
+use crate::rules::{self, Finding};
 use review::{AdmissionRequest, AdmissionResponse, ReviewError};
 
 /// Audit annotation listing the defaulted fields (the apiserver prefixes the webhook name).
@@ -173,6 +174,7 @@ fn object_name(request: &AdmissionRequest) -> String {
 /// What the webhook needs to know of each kind it admits.
 trait Admitted: kube::Resource<DynamicType = ()> + Clone + PartialEq + Sized {
     const KIND: &'static str;
+    const API_KIND: crate::api::Kind;
     /// Where `spec.backupTemplate`-style fields live: `spec` or `spec.backupTemplate`.
     const BACKUP_SPEC_PATH: &'static str;
     /// The Backup spec (a schedule's template) whose identity fields IAM reads.
@@ -195,6 +197,7 @@ trait Admitted: kube::Resource<DynamicType = ()> + Clone + PartialEq + Sized {
 
 impl Admitted for Backup {
     const KIND: &'static str = "Backup";
+    const API_KIND: crate::api::Kind = crate::api::Kind::Backup;
     const BACKUP_SPEC_PATH: &'static str = "spec";
     fn backup_spec(&self) -> &BackupSpec {
         &self.spec
@@ -236,6 +239,7 @@ impl Admitted for Backup {
 
 impl Admitted for BackupSchedule {
     const KIND: &'static str = "BackupSchedule";
+    const API_KIND: crate::api::Kind = crate::api::Kind::BackupSchedule;
     const BACKUP_SPEC_PATH: &'static str = "spec.backupTemplate";
     fn backup_spec(&self) -> &BackupSpec {
         &self.spec.backup_template
@@ -542,12 +546,12 @@ fn validate<T: Admitted>(
         Some(old) => T::validate_update(old, new),
         None => new.validate(),
     };
-    // A v1.1-style CRD that preserves unknown fields lets typos through to storage.
-    findings.extend(unknown_fields.into_iter().map(|path| Finding {
-        path,
-        message: "unknown field: ignored by the backup controllers".into(),
-        severity: Severity::Warning,
-    }));
+    // Only a CRD that keeps unknown fields lets them reach here: never a denial.
+    findings.extend(
+        unknown_fields
+            .iter()
+            .map(|path| unknown_field(T::API_KIND, path, false)),
+    );
     let warnings: Vec<String> = findings
         .iter()
         .filter(|f| !f.is_error())

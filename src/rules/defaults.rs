@@ -1,17 +1,15 @@
 //! Defaulting: fills the fields TiDB Operator and BR would otherwise default invisibly, so
 //! that the stored object shows what will run. Idempotent by construction: every rule
 //! only fills an empty field, and no rule's condition depends on a field another rule
-//! fills differently on a second pass.
+//! fills differently on a second pass (`backupMode` is filled first, with the value the
+//! later rules already assume for an empty one).
 
 use std::collections::BTreeMap;
 
 use kube::api::ObjectMeta;
 
-use super::vocab::{
-    BackupType, CleanPolicy, DEFAULT_AWS_ACL, DEFAULT_AWS_STORAGE_CLASS, DEFAULT_SERVICE_ACCOUNT,
-    DEFAULT_TIDB_PORT, DEFAULT_TIDB_USER, DEFAULT_TIKV_GC_LIFE_TIME, IAM_ROLE_ANNOTATION,
-};
-use crate::api::{Backup, BackupSchedule, BackupSpec};
+use super::vocab::*;
+use crate::api::{Backup, BackupSchedule, BackupSpec, CompactSpec, StorageKind};
 
 /// What a spec's defaults depend on besides the spec itself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -20,6 +18,9 @@ pub struct SpecContext<'a> {
     pub namespace: Option<&'a str>,
     /// Annotations of the object; a schedule's are copied onto every Backup it creates.
     pub annotations: Option<&'a BTreeMap<String, String>>,
+    /// The spec is a BackupSchedule's template: TiDB Operator completes some fields
+    /// (a Dumpling volume's size) when it creates the Backup.
+    pub in_schedule: bool,
 }
 
 impl<'a> SpecContext<'a> {
@@ -27,6 +28,15 @@ impl<'a> SpecContext<'a> {
         Self {
             namespace: meta.namespace.as_deref().filter(|ns| !ns.is_empty()),
             annotations: meta.annotations.as_ref(),
+            in_schedule: false,
+        }
+    }
+
+    /// The context of a BackupSchedule's templates.
+    pub fn of_schedule(meta: &'a ObjectMeta) -> Self {
+        Self {
+            in_schedule: true,
+            ..Self::of(meta)
         }
     }
 
@@ -66,20 +76,33 @@ pub fn default_backup(backup: &mut Backup) -> Vec<String> {
     filled
 }
 
-/// Fills the defaults of a BackupSchedule's template; returns the paths it set.
+/// Fills the defaults of a BackupSchedule's templates; returns the paths it set.
 pub fn default_schedule(schedule: &mut BackupSchedule) -> Vec<String> {
     let mut filled = Vec::new();
-    let ctx = SpecContext::of(&schedule.metadata);
+    let ctx = SpecContext::of_schedule(&schedule.metadata);
     default_spec(
         &mut schedule.spec.backup_template,
         &ctx,
         "spec.backupTemplate",
         &mut filled,
     );
+    if let Some(log) = schedule.spec.log_backup_template.as_mut() {
+        default_spec(log, &ctx, "spec.logBackupTemplate", &mut filled);
+    }
+    if let Some(compact) = schedule.spec.compact_backup_template.as_mut() {
+        default_compact(compact, "spec.compactBackupTemplate", &mut filled);
+    }
     filled
 }
 
 /// Fills the defaults of one Backup spec; `prefix` is the spec's path for reporting.
+///
+/// Only where TiDB Operator (or BR) defines a default for the spec's engine, mode and
+/// storage: BR snapshot backups get the backup type; Dumpling, snapshot and
+/// volume-snapshot backups, which hold the GC life time through `from`, get its
+/// defaults; S3's AWS defaults only reach `spec.s3` with provider `aws`; the CRD's
+/// defaults of v1.4+ (`backupMode`, the volume-snapshot fields, `backoffRetryPolicy`'s
+/// and `cleanOption`'s members) are filled where TiDB Operator's CRD fills them.
 pub fn default_spec(
     spec: &mut BackupSpec,
     ctx: &SpecContext,
@@ -90,8 +113,27 @@ pub fn default_spec(
 
     // Decided before the service account is defaulted, which never makes it non-default.
     let uses_iam = iam_method(spec, ctx).is_some();
+    let engine = if spec.br.is_some() {
+        Engine::Br
+    } else {
+        Engine::Dumpling
+    };
+    if engine == Engine::Br && spec.backup_mode.is_empty() {
+        spec.backup_mode = BackupMode::DEFAULT.as_str().to_owned();
+        fill("backupMode");
+    }
+    // An unknown mode gets no mode-specific defaults.
+    let mode = match engine {
+        Engine::Br => BackupMode::parse(&spec.backup_mode),
+        Engine::Dumpling => None,
+    };
+    let holds_gc = engine == Engine::Dumpling
+        || matches!(
+            mode,
+            Some(BackupMode::Snapshot | BackupMode::VolumeSnapshot)
+        );
 
-    if spec.backup_type.is_empty() {
+    if mode == Some(BackupMode::Snapshot) && spec.backup_type.is_empty() {
         spec.backup_type = BackupType::DEFAULT.as_str().to_owned();
         fill("backupType");
     }
@@ -103,7 +145,7 @@ pub fn default_spec(
         spec.service_account = DEFAULT_SERVICE_ACCOUNT.to_owned();
         fill("serviceAccount");
     }
-    if let Some(from) = spec.from.as_mut() {
+    if holds_gc && let Some(from) = spec.from.as_mut() {
         if from.port.is_none() {
             from.port = Some(DEFAULT_TIDB_PORT);
             fill("from.port");
@@ -121,7 +163,12 @@ pub fn default_spec(
         .s3
         .as_ref()
         .is_some_and(|s3| !s3.secret_name.is_empty());
-    if let Some(s3) = spec.s3.as_mut().filter(|s3| s3.provider == "aws") {
+    // Volume-snapshot backups keep only their metadata there.
+    let writes_data = mode != Some(BackupMode::VolumeSnapshot);
+    if writes_data
+        && spec.storage().kind() == Some(StorageKind::S3)
+        && let Some(s3) = spec.s3.as_mut().filter(|s3| s3.provider == "aws")
+    {
         // Other providers reject these AWS-only values.
         if s3.acl.is_empty() {
             s3.acl = DEFAULT_AWS_ACL.to_owned();
@@ -139,10 +186,66 @@ pub fn default_spec(
             br.cluster_namespace = ns.to_owned();
             fill("br.clusterNamespace");
         }
-        // With IAM and no keys BR has no credentials to send; TiKV must use its own role.
-        if br.send_cred_to_tikv.is_none() && uses_iam && !has_s3_keys {
+        // With IAM and no keys BR has no credentials to send; TiKV, which writes the
+        // data of snapshot and log backups itself, must use its own role.
+        if writes_data
+            && mode.is_some()
+            && br.send_cred_to_tikv.is_none()
+            && uses_iam
+            && !has_s3_keys
+        {
             br.send_cred_to_tikv = Some(false);
             fill("br.sendCredToTikv");
         }
+    }
+    if mode == Some(BackupMode::VolumeSnapshot) {
+        if spec.calc_size_level.is_empty() {
+            spec.calc_size_level = DEFAULT_CALC_SIZE_LEVEL.to_owned();
+            fill("calcSizeLevel");
+        }
+        if spec.volume_backup_init_job_max_active_seconds.is_none() {
+            spec.volume_backup_init_job_max_active_seconds =
+                Some(DEFAULT_VOLUME_BACKUP_INIT_JOB_MAX_ACTIVE_SECONDS);
+            fill("volumeBackupInitJobMaxActiveSeconds");
+        }
+    }
+    // The CRD fills an object's members only when the object is there.
+    if mode == Some(BackupMode::Snapshot)
+        && let Some(policy) = spec.backoff_retry_policy.as_mut()
+    {
+        if policy.min_retry_duration.is_empty() {
+            policy.min_retry_duration = DEFAULT_MIN_RETRY_DURATION.to_owned();
+            fill("backoffRetryPolicy.minRetryDuration");
+        }
+        if policy.max_retry_times.is_none() {
+            policy.max_retry_times = Some(DEFAULT_MAX_RETRY_TIMES);
+            fill("backoffRetryPolicy.maxRetryTimes");
+        }
+        if policy.retry_timeout.is_empty() {
+            policy.retry_timeout = DEFAULT_RETRY_TIMEOUT.to_owned();
+            fill("backoffRetryPolicy.retryTimeout");
+        }
+    }
+    if let Some(option) = spec.clean_option.as_mut() {
+        if option.retry_count.is_none() {
+            option.retry_count = Some(DEFAULT_CLEAN_RETRY_COUNT);
+            fill("cleanOption.retryCount");
+        }
+        if option.snapshots_delete_ratio.is_none() {
+            option.snapshots_delete_ratio = Some(DEFAULT_SNAPSHOTS_DELETE_RATIO);
+            fill("cleanOption.snapshotsDeleteRatio");
+        }
+    }
+}
+
+/// The CRD's defaults of a compact template (`concurrency` 4, `maxRetryTimes` 6).
+fn default_compact(compact: &mut CompactSpec, prefix: &str, filled: &mut Vec<String>) {
+    if compact.concurrency.is_none() {
+        compact.concurrency = Some(DEFAULT_COMPACT_CONCURRENCY);
+        filled.push(format!("{prefix}.concurrency"));
+    }
+    if compact.max_retry_times.is_none() {
+        compact.max_retry_times = Some(DEFAULT_COMPACT_MAX_RETRY_TIMES);
+        filled.push(format!("{prefix}.maxRetryTimes"));
     }
 }

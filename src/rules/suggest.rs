@@ -46,6 +46,17 @@ pub fn unsupported(value: &str, supported: &[&str]) -> String {
     }
 }
 
+/// As [`unsupported`], for vocabularies read in any case (BR's log levels).
+pub fn unsupported_any_case(value: &str, supported: &[&str]) -> String {
+    let list = supported.join(", ");
+    match closest(value, supported) {
+        Some(hint) => format!(
+            "unsupported value {value:?}: did you mean {hint:?}? (supported, in any case: {list})"
+        ),
+        None => format!("unsupported value {value:?} (supported, in any case: {list})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,6 +193,10 @@ pub const DEFAULT_RETRY_TIMEOUT: &str = "30m";
 pub const DEFAULT_CLEAN_RETRY_COUNT: i64 = 5;
 pub const DEFAULT_SNAPSHOTS_DELETE_RATIO: f64 = 1.0;
 
+/// Defaults of a compact template (TiDB Operator's CRD).
+pub const DEFAULT_COMPACT_CONCURRENCY: i64 = 4;
+pub const DEFAULT_COMPACT_MAX_RETRY_TIMES: i64 = 6;
+
 /// Azure Blob access tiers BR can write (`--azblob.access-tier`).
 pub const AZBLOB_ACCESS_TIERS: &[&str] = &["Hot", "Cool", "Cold", "Archive"];
 

@@ -51,6 +51,7 @@ fn seed_backup_is_defaulted_with_a_verifiable_patch() {
     assert_eq!(
         patch,
         json!([
+            {"op": "add", "path": "/spec/backupMode", "value": "snapshot"},
             {"op": "add", "path": "/spec/cleanPolicy", "value": "Retain"},
             {"op": "add", "path": "/spec/s3/acl", "value": "private"},
             {"op": "add", "path": "/spec/s3/storageClass", "value": "STANDARD_IA"},
@@ -60,7 +61,7 @@ fn seed_backup_is_defaulted_with_a_verifiable_patch() {
     );
     assert_eq!(
         response["auditAnnotations"],
-        json!({"defaulted-fields": "spec.cleanPolicy,spec.serviceAccount,spec.tikvGCLifeTime,spec.s3.acl,spec.s3.storageClass"})
+        json!({"defaulted-fields": "spec.backupMode,spec.cleanPolicy,spec.serviceAccount,spec.tikvGCLifeTime,spec.s3.acl,spec.s3.storageClass"})
     );
     // The mutating webhook leaves warnings to the validating one (no duplicates).
     assert!(response.get("warnings").is_none());
@@ -150,7 +151,7 @@ fn warnings_reach_the_user_when_allowed() {
         answer["response"]["warnings"],
         json!([
             "spec.s3.acl: \"public-read\" makes backup data readable by others; use \"private\" unless that is intended",
-            "spec.storageType: unknown field: ignored by the backup controllers",
+            "spec.storageType: unknown field: TiDB Operator's CRD drops it (or its controllers ignore it)",
         ])
     );
 }
@@ -283,6 +284,7 @@ fn schedules_are_defaulted_inside_the_template() {
     assert_eq!(
         paths,
         [
+            "/spec/backupTemplate/backupMode",
             "/spec/backupTemplate/cleanPolicy",
             "/spec/backupTemplate/s3/acl",
             "/spec/backupTemplate/s3/storageClass",

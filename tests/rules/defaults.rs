@@ -11,6 +11,7 @@ fn seed_backup_gets_visible_defaults_and_keeps_brs_own() {
     assert_eq!(
         filled,
         [
+            "spec.backupMode",
             "spec.cleanPolicy",
             "spec.serviceAccount",
             "spec.tikvGCLifeTime",
@@ -18,6 +19,7 @@ fn seed_backup_gets_visible_defaults_and_keeps_brs_own() {
             "spec.s3.storageClass",
         ]
     );
+    assert_eq!(b.spec.backup_mode, "snapshot");
     assert_eq!(b.spec.clean_policy, "Retain");
     assert_eq!(b.spec.service_account, "tidb-backup-manager");
     assert_eq!(b.spec.tikv_gc_life_time.as_deref(), Some("72h"));
@@ -46,6 +48,7 @@ fn minimal_backup_is_filled_from_context() {
     assert_eq!(
         filled,
         [
+            "spec.backupMode",
             "spec.backupType",
             "spec.cleanPolicy",
             "spec.serviceAccount",
@@ -71,7 +74,12 @@ fn aws_only_storage_defaults_and_unknown_namespace() {
     let filled = default_backup(&mut b);
     assert_eq!(
         filled,
-        ["spec.backupType", "spec.cleanPolicy", "spec.serviceAccount"]
+        [
+            "spec.backupMode",
+            "spec.backupType",
+            "spec.cleanPolicy",
+            "spec.serviceAccount"
+        ]
     );
     let s3 = b.spec.s3.as_ref().expect("s3");
     assert_eq!((s3.acl.as_str(), s3.storage_class.as_str()), ("", ""));
@@ -141,6 +149,7 @@ fn schedule_template_is_defaulted_from_the_schedule() {
     assert_eq!(
         filled,
         [
+            "spec.backupTemplate.backupMode",
             "spec.backupTemplate.cleanPolicy",
             "spec.backupTemplate.serviceAccount",
             "spec.backupTemplate.tikvGCLifeTime",

@@ -70,10 +70,10 @@ fn tidb_operator_validate_backup_sequence() {
     assert_eq!(
         errors(&validate_backup(&b)),
         vec![
-            ("spec".into(), "no storage provider: set exactly one of s3, gcs or local".into()),
+            ("spec".into(), "no storage provider: set exactly one of s3, gcs, azblob or local".into()),
             (
                 "spec.br.cluster".into(),
-                "required: name of the TidbCluster to back up (spec.br is missing; only BR backups are supported)".into()
+                "required: name of the TidbCluster to back up (spec.br is missing; for a Dumpling export instead, set spec.from and spec.storageSize)".into()
             ),
         ]
     );
@@ -215,36 +215,56 @@ fn enums_are_case_sensitive_with_suggestions() {
     let mut b = minimal_backup();
     s3(&mut b).acl = "Private".into();
     s3(&mut b).storage_class = "standard-ia".into();
-    s3(&mut b).provider = "AWS".into();
+    s3(&mut b).provider = "aws".into();
     b.spec.clean_policy = "delete".into();
-    br(&mut b).log_level = "WARN".into();
+    b.spec.backup_mode = "Log".into();
     assert_eq!(
         errors(&validate_backup(&b)),
         vec![
             (
-                "spec.cleanPolicy".into(),
-                r#"unsupported value "delete": did you mean "Delete"? (supported: Retain, Delete, OnFailure; values are case-sensitive); TiDB Operator would silently retain the data"#.into()
+                "spec.backupMode".into(),
+                r#"unknown backup mode "Log": did you mean "log"? TiDB Operator would run a snapshot backup instead (modes: snapshot, log, volume-snapshot)"#.into()
             ),
             (
-                "spec.s3.provider".into(),
-                r#"unsupported value "AWS": did you mean "aws"? (supported: aws, alibaba, digitalocean, dreamhost, ibmcos, minio, netease, wasabi, ceph, other; values are case-sensitive)"#.into()
+                "spec.cleanPolicy".into(),
+                r#"unsupported value "delete": did you mean "Delete"? (supported: Retain, Delete, OnFailure; values are case-sensitive); TiDB Operator's CRD rejects it (v1.1 silently retained the data)"#.into()
             ),
             (
                 "spec.s3.acl".into(),
                 r#"unsupported value "Private": did you mean "private"? (supported: private, public-read, public-read-write, authenticated-read, bucket-owner-read, bucket-owner-full-control; values are case-sensitive)"#.into()
             ),
             (
-                "spec.br.logLevel".into(),
-                r#"unsupported value "WARN": did you mean "warn"? (supported: debug, info, warn, error, fatal; values are case-sensitive)"#.into()
+                "spec.s3.storageClass".into(),
+                r#"unsupported value "standard-ia": did you mean "STANDARD_IA"? (supported: STANDARD, REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, GLACIER_IR, DEEP_ARCHIVE; values are case-sensitive)"#.into()
             ),
         ]
     );
-    // Only aws restricts the storage class; other providers get a warning.
-    s3(&mut b).provider = "aws".into();
-    assert_eq!(
-        error_at(&b, "spec.s3.storageClass"),
-        r#"unsupported value "standard-ia": did you mean "STANDARD_IA"? (supported: STANDARD, REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, GLACIER_IR, DEEP_ARCHIVE; values are case-sensitive)"#
+    b.spec.backup_mode = "snapshot".into();
+    // BR's logger (zap) reads levels in any case; BR itself takes any provider name.
+    br(&mut b).log_level = "WARN".into();
+    s3(&mut b).provider = "AWS".into();
+    assert!(
+        !errors(&validate_backup(&b))
+            .iter()
+            .any(|(p, _)| p == "spec.br.logLevel" || p == "spec.s3.provider")
     );
+    assert_eq!(
+        warning_at(&b, "spec.s3.provider"),
+        r#""AWS" is not a provider BR knows; did you mean "aws"? BR treats it as a generic S3-compatible store (known: aws, alibaba, digitalocean, dreamhost, ibmcos, minio, netease, wasabi, ceph, other)"#
+    );
+    br(&mut b).log_level = "warning".into();
+    assert_eq!(
+        error_at(&b, "spec.br.logLevel"),
+        r#"unsupported value "warning": did you mean "warn"? (supported, in any case: debug, info, warn, error, dpanic, panic, fatal)"#
+    );
+    // Other providers than aws may know more ACLs.
+    s3(&mut b).provider = "minio".into();
+    s3(&mut b).endpoint = "http://minio:9000".into();
+    assert_eq!(
+        warning_at(&b, "spec.s3.acl"),
+        r#""Private" is not an S3 canned ACL; make sure provider "minio" accepts it"#
+    );
+    // Only aws restricts the storage class; other providers get a warning.
     s3(&mut b).provider = "ceph".into();
     s3(&mut b).endpoint = "http://ceph:80".into();
     s3(&mut b).storage_class = "COLD".into();
@@ -329,7 +349,7 @@ fn names_leave_room_for_job_and_backup_names() {
         only_error(&b),
         (
             "metadata.name".into(),
-            r#"name is 60 characters: Backup names must be at most 56, so that the Job names "backup-<name>" and "clean-<name>" fit in 63"#.into()
+            r#"name is 60 characters: Backup names must be at most 56, so that TiDB Operator's Job names ("backup-<name>" and "clean-<name>") fit in 63"#.into()
         )
     );
     b.metadata.name = None;
@@ -339,7 +359,7 @@ fn names_leave_room_for_job_and_backup_names() {
         (
             "metadata.generateName".into(),
             format!(
-                r#"name is 57 characters: Backup names must be at most 56, so that the Job names "backup-<name>" and "clean-<name>" fit in 63 (generateName "{}" plus 5 random characters)"#,
+                r#"name is 57 characters: Backup names must be at most 56, so that TiDB Operator's Job names ("backup-<name>" and "clean-<name>") fit in 63 (generateName "{}" plus 5 random characters)"#,
                 "a".repeat(52)
             )
         )
@@ -371,12 +391,11 @@ fn exactly_one_storage_provider() {
         bucket: "b".into(),
         ..Default::default()
     });
+    // TiDB Operator uses the first (GetStorageType's order): it runs, so a warning.
+    assert_eq!(errors(&validate_backup(&b)), vec![]);
     assert_eq!(
-        only_error(&b),
-        (
-            "spec".into(),
-            "several storage providers set (s3, gcs): set exactly one (TiDB Operator would silently use only s3)".into()
-        )
+        warning_at(&b, "spec"),
+        "several storage providers set (s3, gcs): TiDB Operator uses only s3 (GetStorageType's order s3, gcs, azblob, local); remove the others"
     );
     b.spec.s3 = None;
     assert_eq!(validate_backup(&b), vec![]);
@@ -554,20 +573,22 @@ fn br_options() {
             ),
             (
                 "spec.br.options[5]".into(),
-                "--storage is generated from the spec (cluster, storage and TLS settings) and cannot be overridden".into()
-            ),
-            (
-                "spec.br.options[6]".into(),
-                "--pd is generated from the spec (cluster, storage and TLS settings) and cannot be overridden".into()
+                "--storage overrides the storage generated from the spec: the data would land there while status.backupPath and cleanPolicy use the spec's; set the storage fields (s3, gcs, azblob, local) instead".into()
             ),
         ]
     );
     assert_eq!(
         warnings(&validate_backup(&b)),
-        vec![(
-            "spec.br.options[7]".into(),
-            "--concurrency overrides spec field br.concurrency (options come last and win)".into()
-        )]
+        vec![
+            (
+                "spec.br.options[6]".into(),
+                "--pd overrides the one generated from the spec's cluster (and its TLS settings); make sure it points at the same TiDB cluster".into()
+            ),
+            (
+                "spec.br.options[7]".into(),
+                "--concurrency overrides spec field br.concurrency (options come last and win)".into()
+            ),
+        ]
     );
 }
 

@@ -28,6 +28,7 @@ async fn seed_backup_round_trip_over_tls() {
     assert_eq!(
         patch,
         json!([
+            {"op": "add", "path": "/spec/backupMode", "value": "snapshot"},
             {"op": "add", "path": "/spec/cleanPolicy", "value": "Retain"},
             {"op": "add", "path": "/spec/s3/acl", "value": "private"},
             {"op": "add", "path": "/spec/s3/storageClass", "value": "STANDARD_IA"},
@@ -67,7 +68,7 @@ async fn invalid_backup_is_denied_with_every_field_path_and_warnings() {
     spec["s3"]["acl"] = json!("Private");
     spec["s3"]["endpoint"] = json!("minio:9000");
     spec["tikvGCLifeTime"] = json!("3d");
-    spec["br"]["options"] = json!(["--pd=elsewhere:2379"]);
+    spec["br"]["options"] = json!(["--storage=s3://elsewhere/x", "--pd=elsewhere:2379"]);
     spec["s3"]["storageClass"] = json!("GLACIER");
     let (status, answer) = post(
         &server.client(),
@@ -102,7 +103,8 @@ async fn invalid_backup_is_denied_with_every_field_path_and_warnings() {
     assert_eq!(
         response["warnings"],
         json!([
-            "spec.s3.storageClass: GLACIER: objects must be restored from the archive before BR can read them"
+            "spec.s3.storageClass: GLACIER: objects must be restored from the archive before BR can read them",
+            "spec.br.options[1]: --pd overrides the one generated from the spec's cluster (and its TLS settings); make sure it points at the same TiDB cluster"
         ])
     );
 }

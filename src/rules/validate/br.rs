@@ -5,7 +5,7 @@
 use super::super::defaults::IamMethod;
 use super::super::finding::Findings;
 use super::super::names::check_label;
-use super::super::suggest::unsupported;
+use super::super::suggest::unsupported_any_case;
 use super::super::table_filter::{self, FilterErrorKind};
 use super::super::vocab::*;
 use super::{Sign, check_duration};
@@ -62,7 +62,10 @@ pub(super) fn check_br(
             .iter()
             .any(|level| level.eq_ignore_ascii_case(&br.log_level))
     {
-        f.error(p("logLevel"), unsupported(&br.log_level, BR_LOG_LEVELS));
+        f.error(
+            p("logLevel"),
+            unsupported_any_case(&br.log_level, BR_LOG_LEVELS),
+        );
     }
     if let Some(concurrency) = br.concurrency
         && concurrency < 1
@@ -183,12 +186,19 @@ fn check_br_option(option: &str, br: &BRConfig, spec: &BackupSpec, path: &str, f
         return;
     }
     match name {
-        // BR takes the last value of a repeated flag, so these run, against other
-        // storage or another cluster than the spec (and its status) names.
-        "pd" | "storage" | "ca" | "cert" | "key" => f.warn(
+        // BR takes the last value of a repeated flag. Another --storage writes the data
+        // where status.backupPath, restores and cleanPolicy do not look (a Delete would
+        // clean the spec's prefix, not this one).
+        "storage" => f.error(
+            path,
+            "--storage overrides the storage generated from the spec: the data would land there while status.backupPath and cleanPolicy use the spec's; set the storage fields (s3, gcs, azblob, local) instead",
+        ),
+        // These may be meant (a PD behind another address, certificates mounted through
+        // additionalVolumes), but they replace what the spec's cluster settings imply.
+        "pd" | "ca" | "cert" | "key" => f.warn(
             path,
             format!(
-                "--{name} overrides the one generated from the spec (cluster, storage and TLS settings): BR would use this value while the Backup's status and cleanPolicy refer to the spec's"
+                "--{name} overrides the one generated from the spec's cluster (and its TLS settings); make sure it points at the same TiDB cluster"
             ),
         ),
         "lastbackupts" => match value {

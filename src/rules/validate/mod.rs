@@ -75,7 +75,7 @@ pub fn validate_schedule(schedule: &BackupSchedule) -> Vec<Finding> {
         ),
         _ => {}
     }
-    let ctx = SpecContext::of(&schedule.metadata);
+    let ctx = SpecContext::of_schedule(&schedule.metadata);
     validate_spec(&spec.backup_template, &ctx, "spec.backupTemplate", &mut f);
     mode::check_schedule_templates(schedule, &ctx, &mut f);
     f.into_vec()
@@ -230,7 +230,7 @@ pub fn validate_spec(spec: &BackupSpec, ctx: &SpecContext, prefix: &str, f: &mut
     );
     match &spec.br {
         Some(br_config) => br::check_br(br_config, spec, backup_type, iam, prefix, f),
-        None => mode::check_dumpling(spec, mode, prefix, f),
+        None => mode::check_dumpling(spec, mode, ctx, prefix, f),
     }
     br::check_table_filter(spec, backup_type, prefix, f);
     if let Some(from) = &spec.from {

@@ -36,8 +36,9 @@ pub(super) fn job_names(spec: &BackupSpec) -> String {
     }
 }
 
-/// Reads `backupMode`: TiDB Operator runs values it does not name as snapshot backups,
-/// so an unknown mode is a warning, not an error. Dumpling has no modes.
+/// Reads `backupMode`. The CRD has no enum, and TiDB Operator runs a value it does not
+/// name as a snapshot backup: the user asked for something else, so it is an error.
+/// Dumpling has no modes.
 pub(super) fn check_mode(
     spec: &BackupSpec,
     engine: Engine,
@@ -50,10 +51,12 @@ pub(super) fn check_mode(
         let hint = closest(&spec.backup_mode, BackupMode::NAMES)
             .map(|c| format!("did you mean {c:?}? "))
             .unwrap_or_default();
-        f.warn(
+        // Not a failure but a silent substitute: TiDB Operator runs it as a snapshot
+        // backup (makeBackupJob's default branch), so `logs` never starts a log backup.
+        f.error(
             &path,
             format!(
-                "unknown backup mode {:?}: {hint}TiDB Operator runs it as a snapshot backup (modes: {})",
+                "unknown backup mode {:?}: {hint}TiDB Operator would run a snapshot backup instead (modes: {})",
                 spec.backup_mode,
                 BackupMode::NAMES.join(", ")
             ),
@@ -76,7 +79,13 @@ pub(super) fn check_mode(
 /// A backup without `spec.br` is a Dumpling export (TiDB Operator's `ValidateBackup`,
 /// `spec.BR == nil` branch): it needs `from` and `storageSize`. A spec with none of the
 /// Dumpling fields most likely lacks `br` by mistake, and is told so.
-pub(super) fn check_dumpling(spec: &BackupSpec, mode: BackupMode, prefix: &str, f: &mut Findings) {
+pub(super) fn check_dumpling(
+    spec: &BackupSpec,
+    mode: BackupMode,
+    ctx: &SpecContext,
+    prefix: &str,
+    f: &mut Findings,
+) {
     let p = |field: &str| format!("{prefix}.{field}");
     if mode != BackupMode::Snapshot {
         return; // check_mode reported the missing spec.br
@@ -98,8 +107,9 @@ pub(super) fn check_dumpling(spec: &BackupSpec, mode: BackupMode, prefix: &str, 
             "required for Dumpling backups (no spec.br): the TiDB to export from (host, secretName)",
         );
     }
-    // "missing StorageSize config in spec of %s/%s".
-    if spec.storage_size.is_empty() {
+    // "missing StorageSize config in spec of %s/%s"; a schedule fills it from its own
+    // storageSize, else 100Gi (buildBackup).
+    if spec.storage_size.is_empty() && !ctx.in_schedule {
         f.error(
             p("storageSize"),
             "required for Dumpling backups (no spec.br): size of the volume Dumpling exports to, e.g. \"100Gi\"",
@@ -359,11 +369,13 @@ pub(super) fn check_schedule_templates(
     }
     if let Some(log) = &spec.log_backup_template {
         validate_spec(log, ctx, "spec.logBackupTemplate", f);
+        // createLogBackup copies the template verbatim: in another mode, log-<name> is
+        // a one-off backup and no log backup ever runs.
         if BackupMode::parse(&log.backup_mode) != Some(BackupMode::Log) {
-            f.warn(
+            f.error(
                 "spec.logBackupTemplate.backupMode",
                 format!(
-                    "{:?}: the schedule runs this template once as its log backup; set backupMode: log",
+                    "must be \"log\", got {:?}: TiDB Operator would run this template once as an ordinary backup and never start a log backup",
                     log.backup_mode
                 ),
             );

@@ -49,9 +49,7 @@ pub fn check_storage(storage: StorageRef, usage: StorageUse, prefix: &str, f: &m
     if dumpling && let Some(kind @ (StorageKind::Azblob | StorageKind::Local)) = storage.kind() {
         f.error(
             format!("{prefix}.{}", kind.field()),
-            format!(
-                "Dumpling backups (no spec.br) can only be written to s3 or gcs; TiDB Operator fails them with UnsupportedStorageType. Add spec.br to back up with BR"
-            ),
+            "Dumpling backups (no spec.br) can only be written to s3 or gcs; TiDB Operator fails them with UnsupportedStorageType. Add spec.br to back up with BR",
         );
     }
     if let Some(s3) = storage.s3 {
@@ -211,10 +209,15 @@ fn check_endpoint(endpoint: &str, provider: &str, path: &str, f: &mut Findings) 
                     path,
                     format!("scheme {:?}: BR's S3 client expects http or https", url.scheme),
                 );
-            } else if provider == "ceph" && url.scheme == "https" {
-                f.warn(
+            } else if provider == "ceph" && url.scheme != "http" {
+                // generateS3CertEnvVar: "ceph endpoint URI %s must start with http://",
+                // RetryFailed (InvalidS3Endpoint) and requeued forever.
+                f.error(
                     path,
-                    "TiDB Operator v1.1 rejects ceph endpoints that do not start with http:// (only relevant if it runs the backup)",
+                    format!(
+                        "TiDB Operator requires ceph endpoints to start with http:// and never creates the Job otherwise; use {:?} (or provider \"other\" for an https endpoint)",
+                        format!("http://{}", url.host)
+                    ),
                 );
             }
         }
@@ -288,6 +291,16 @@ fn check_azblob(azblob: &AzblobStorageProvider, path: &str, f: &mut Findings) {
         );
     }
     check_secret_name(&azblob.secret_name, p("secretName"), f);
+    // GenerateStorageCertEnv reads the account (unless storageAccount is set) and the key
+    // or Azure AD credentials (unless a SAS token is) from this Secret; without it the
+    // controller dereferences a missing Secret and never creates the Job.
+    let needs_secret = azblob.storage_account.is_empty() || azblob.sas_token.is_empty();
+    if azblob.secret_name.is_empty() && needs_secret {
+        f.error(
+            p("secretName"),
+            "required unless storageAccount and sasToken are both set: the Secret with AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY (or AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID for Azure AD)",
+        );
+    }
     if !azblob.sas_token.is_empty() {
         f.warn(
             p("sasToken"),
@@ -297,6 +310,21 @@ fn check_azblob(azblob: &AzblobStorageProvider, path: &str, f: &mut Findings) {
 }
 
 fn check_local(local: &LocalStorageProvider, path: &str, f: &mut Findings) {
+    // The CRD requires both objects.
+    for (field, missing) in [
+        ("volume", local.volume == Default::default()),
+        ("volumeMount", local.volume_mount == Default::default()),
+    ] {
+        if missing {
+            f.error(
+                format!("{path}.{field}"),
+                "required: the volume to back up to and where it is mounted (volume.name and volumeMount.name equal)",
+            );
+        }
+    }
+    if local.volume_mount == Default::default() {
+        return;
+    }
     // validateLocal: names equal, mount path set and without ':'.
     if local.volume.name.is_empty() {
         f.error(
