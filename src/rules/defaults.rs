@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use kube::api::ObjectMeta;
 
+use super::names::check_label;
 use super::vocab::*;
 use crate::api::{Backup, BackupSchedule, BackupSpec, CompactSpec, StorageKind};
 
@@ -180,8 +181,9 @@ pub fn default_spec(
         }
     }
     if let Some(br) = spec.br.as_mut() {
+        // An invalid namespace is reported at metadata.namespace, not copied here.
         if br.cluster_namespace.is_empty()
-            && let Some(ns) = ctx.namespace
+            && let Some(ns) = ctx.namespace.filter(|ns| check_label(ns).is_none())
         {
             br.cluster_namespace = ns.to_owned();
             fill("br.clusterNamespace");

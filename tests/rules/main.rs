@@ -1,6 +1,7 @@
 //! Rule core: defaulting, validation and UPDATE semantics of Backup and BackupSchedule.
 
 mod defaults;
+mod modes;
 mod properties;
 mod update;
 mod validate;
