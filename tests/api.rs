@@ -1,5 +1,6 @@
-//! API types: wire compatibility with the seed's YAML and TiDB Operator v1.1's field
-//! names, generated CRDs, and unknown-field detection.
+//! API types: wire compatibility with the guide's YAML and every field of TiDB Operator
+//! 1.6's API, generated CRDs, and unknown-field detection.
+#![recursion_limit = "256"]
 
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
@@ -361,6 +362,7 @@ fn every_tidb_operator_1_6_field_round_trips() {
             "logBackupTemplate": {"backupMode": "log", "br": {"cluster": "c"},
                                   "s3": {"provider": "aws", "bucket": "b", "prefix": "log"}},
             "compactBackupTemplate": {
+                "mode": "sharded", "shardCount": 4, "physicalFileCacheCapacity": "150Gi", "name": "nightly",
                 "resources": {"limits": {"cpu": "1"}}, "env": [{"name": "A", "value": "b"}],
                 "s3": {"provider": "aws", "bucket": "b", "prefix": "log"},
                 "gcs": {"projectId": "p", "bucket": "b"}, "azblob": {"container": "c"},

@@ -1,5 +1,6 @@
 //! `CompactSpec`: what a BackupSchedule's `compactBackupTemplate` holds (TiDB Operator
-//! v1.6's `CompactBackup` spec, which compacts a log backup's files). `CompactBackup`
+//! v1.6's `CompactBackup` spec, which compacts a log backup's files, with the sharded
+//! mode release-1.x adds). `CompactBackup`
 //! objects themselves are not admitted by this project; only the template is checked.
 
 use k8s_openapi::api::core::v1::{
@@ -18,6 +19,19 @@ use super::backup::{
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompactSpec {
+    /// `""` or `sharded` (TiDB Operator release-1.x).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mode: String,
+    /// Shards of a sharded compaction, at least 1 (release-1.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_count: Option<i32>,
+    /// tikv-ctl's `--physical-file-cache-capacity`, a quantity such as `150Gi`
+    /// (release-1.x).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub physical_file_cache_capacity: String,
+    /// tikv-ctl's `--name` (release-1.x).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// Resource requirements of the compaction container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,

@@ -436,6 +436,34 @@ fn schedule_log_and_compact_templates() {
         r#"must be "log", got "": TiDB Operator would run this template once as an ordinary backup and never start a log backup"#
     );
 
+    // release-1.x's sharded compaction: the CRD's enum and minimum.
+    let mut s = integrated_schedule();
+    let compact = s.spec.compact_backup_template.as_mut().expect("compact");
+    compact.mode = "Sharded".into();
+    compact.shard_count = Some(0);
+    compact.physical_file_cache_capacity = "150 GB".into();
+    let findings = validate_schedule(&s);
+    assert_eq!(
+        error_at(&findings, "spec.compactBackupTemplate.mode"),
+        r#"unsupported value "Sharded": did you mean "sharded"? (supported: sharded; values are case-sensitive)"#
+    );
+    assert_eq!(
+        error_at(&findings, "spec.compactBackupTemplate.shardCount"),
+        "must be at least 1, got 0"
+    );
+    assert_eq!(
+        warning_at(
+            &findings,
+            "spec.compactBackupTemplate.physicalFileCacheCapacity"
+        ),
+        r#""150 GB" is not a Kubernetes quantity such as "150Gi"; tikv-ctl may not read it"#
+    );
+    let compact = s.spec.compact_backup_template.as_mut().expect("compact");
+    compact.mode = "sharded".into();
+    compact.shard_count = Some(8);
+    compact.physical_file_cache_capacity = "1.5e3M".into();
+    assert_eq!(errors(&validate_schedule(&s)), vec![]);
+
     let mut s = integrated_schedule();
     s.spec.log_backup_template = None;
     s.spec.compact_backup_template.as_mut().expect("compact").br = None;

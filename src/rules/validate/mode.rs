@@ -465,6 +465,32 @@ fn check_compact(compact: &CompactSpec, f: &mut Findings) {
             format!("must be at least 1, got {concurrency} (the CRD's default is 4)"),
         );
     }
+    // The CRD's enum and minimum (release-1.x).
+    if !compact.mode.is_empty() && compact.mode != "sharded" {
+        f.error(
+            format!("{PREFIX}.mode"),
+            unsupported(&compact.mode, &["sharded"]),
+        );
+    }
+    if let Some(shards) = compact.shard_count
+        && shards < 1
+    {
+        f.error(
+            format!("{PREFIX}.shardCount"),
+            format!("must be at least 1, got {shards}"),
+        );
+    }
+    if !compact.physical_file_cache_capacity.is_empty()
+        && !is_quantity(&compact.physical_file_cache_capacity)
+    {
+        f.warn(
+            format!("{PREFIX}.physicalFileCacheCapacity"),
+            format!(
+                "{:?} is not a Kubernetes quantity such as \"150Gi\"; tikv-ctl may not read it",
+                compact.physical_file_cache_capacity
+            ),
+        );
+    }
     if let Some(times) = compact.max_retry_times
         && times < 0
     {
@@ -473,4 +499,25 @@ fn check_compact(compact: &CompactSpec, f: &mut Findings) {
             format!("must not be negative, got {times}"),
         );
     }
+}
+
+/// Kubernetes' quantity grammar (`resource.Quantity`): a signed decimal with an optional
+/// binary (`Ki`…`Ei`), decimal (`n`…`E`) or exponent suffix.
+fn is_quantity(value: &str) -> bool {
+    let body = value.strip_prefix(['+', '-']).unwrap_or(value);
+    let digits_end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let (number, suffix) = body.split_at(digits_end);
+    let valid_number =
+        number.matches('.').count() <= 1 && number.chars().any(|c| c.is_ascii_digit());
+    let valid_suffix = match suffix {
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T"
+        | "P" | "E" => true,
+        exponent => exponent
+            .strip_prefix(['e', 'E'])
+            .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+            .is_some_and(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())),
+    };
+    valid_number && valid_suffix
 }
