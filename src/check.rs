@@ -2,12 +2,14 @@
 //! pipelines and pre-commit hooks. Exit status: 0 all valid (warnings allowed), 1 any
 //! invalid, 2 unreadable input.
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use serde_json::Value;
 
 use crate::api::decode::{self, Decoded, Object};
+use crate::rules::go_quote::{escape_unprintable, quote_if_needed};
 use crate::rules::unknown::unknown_field;
 use crate::rules::{
     Finding, Severity, default_backup, default_schedule, has_errors, validate_backup,
@@ -45,7 +47,7 @@ pub fn check_document(value: &Value, index: usize, strict: bool) -> Option<Check
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or("object");
-        format!("{kind}/{}", display_name(value, index))
+        format!("{}/{}", quote_if_needed(kind), display_name(value, index))
     };
     let (mut object, unknown_fields) = match decode::decode(value) {
         Ok(Decoded::Other { .. }) => return None,
@@ -93,7 +95,10 @@ pub fn check_document(value: &Value, index: usize, strict: bool) -> Option<Check
 /// TiDB Operator (`Restore`, `CompactBackup`, …) and of its v2 API (`br.pingcap.com`).
 fn skipped_label(value: &Value, index: usize) -> Option<String> {
     let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default();
-    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    let (api_version, kind) = (
+        quote_if_needed(text("apiVersion")),
+        quote_if_needed(text("kind")),
+    );
     let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
     let name = display_name(value, index);
     match group {
@@ -111,14 +116,17 @@ fn display_name(value: &Value, index: usize) -> String {
             .filter(|s| !s.is_empty())
     };
     match (meta("name"), meta("generateName")) {
-        (Some(name), _) => name.to_owned(),
-        (None, Some(prefix)) => format!("{prefix}*"),
+        (Some(name), _) => quote_if_needed(name).into_owned(),
+        (None, Some(prefix)) => format!("{}*", quote_if_needed(prefix)),
         (None, None) => format!("<document {}>", index + 1),
     }
 }
 
 /// Runs `check` over files (`-` is stdin), printing findings to stderr and, with
-/// `output`, the defaulted objects to stdout.
+/// `output`, the defaulted objects to stdout (nothing when an input is unreadable).
+///
+/// Every line printed is one finding: names, paths and file names that carry control,
+/// line-separator or bidi characters are quoted, so an input cannot forge lines.
 pub fn run(files: &[String], output: Option<OutputFormat>, strict: bool) -> ExitCode {
     let mut unreadable = false;
     let mut invalid = 0usize;
@@ -131,23 +139,32 @@ pub fn run(files: &[String], output: Option<OutputFormat>, strict: bool) -> Exit
         let (label, text) = match read_input(file) {
             Ok(read) => read,
             Err(e) => {
-                let _ = writeln!(err, "{file}: cannot read: {e}");
+                let _ = writeln!(err, "{}: cannot read: {e}", quote_if_needed(file));
                 unreadable = true;
                 continue;
             }
         };
-        let documents = match decode::parse_documents(&text) {
-            Ok(docs) => docs,
-            Err(e) => {
-                let _ = writeln!(err, "{label}: not valid YAML or JSON: {e}");
-                unreadable = true;
-                continue;
-            }
-        };
-        for (index, document) in documents.iter().enumerate() {
-            let Some(checked) = check_document(document, index, strict) else {
+        let label = quote_if_needed(&label).into_owned();
+        for (index, document) in decode::read_documents(&text).into_iter().enumerate() {
+            let document = match document {
+                Ok(document) => document,
+                Err(e) => {
+                    let _ = writeln!(
+                        err,
+                        "{label}: document {}: not valid YAML or JSON: {}",
+                        index + 1,
+                        escape_unprintable(&e.to_string())
+                    );
+                    if let Some(excerpt) = &e.excerpt {
+                        let _ = writeln!(err, "    | {}", escape_unprintable(excerpt));
+                    }
+                    unreadable = true;
+                    continue;
+                }
+            };
+            let Some(checked) = check_document(&document, index, strict) else {
                 skipped += 1;
-                if let Some(object) = skipped_label(document, index) {
+                if let Some(object) = skipped_label(&document, index) {
                     let _ = writeln!(
                         err,
                         "{label}: {object}: skipped: only Backups and BackupSchedules (pingcap.com/v1alpha1) are checked"
@@ -157,21 +174,7 @@ pub fn run(files: &[String], output: Option<OutputFormat>, strict: bool) -> Exit
             };
             checked_count += 1;
             for finding in &checked.findings {
-                let severity = match finding.severity {
-                    Severity::Error => "",
-                    Severity::Warning => "warning: ",
-                };
-                let _ = writeln!(
-                    err,
-                    "{label}: {}: {}: {severity}{}",
-                    checked.label,
-                    if finding.path.is_empty() {
-                        "(document)"
-                    } else {
-                        &finding.path
-                    },
-                    finding.message
-                );
+                let _ = writeln!(err, "{}", finding_line(&label, &checked.label, finding));
             }
             if !checked.is_valid() {
                 invalid += 1;
@@ -189,17 +192,38 @@ pub fn run(files: &[String], output: Option<OutputFormat>, strict: bool) -> Exit
         "checked {checked_count} object(s): {} valid, {invalid} invalid{skipped_note}",
         checked_count - invalid
     );
+    if unreadable {
+        return ExitCode::from(2);
+    }
     if let Some(format) = output
         && let Err(e) = print_objects(&printed, format)
     {
         let _ = writeln!(err, "cannot print objects: {e}");
         return ExitCode::from(2);
     }
-    match (unreadable, invalid) {
-        (true, _) => ExitCode::from(2),
-        (false, 0) => ExitCode::SUCCESS,
-        (false, _) => ExitCode::from(1),
+    if invalid == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
+}
+
+/// The line `check` prints for a finding: `FILE: KIND/NAME: FIELD: [warning: ]message`,
+/// always one line (`file` and `object` are already quoted where needed).
+pub fn finding_line(file: &str, object: &str, finding: &Finding) -> String {
+    let severity = match finding.severity {
+        Severity::Error => "",
+        Severity::Warning => "warning: ",
+    };
+    let path = if finding.path.is_empty() {
+        Cow::Borrowed("(document)")
+    } else {
+        quote_if_needed(&finding.path)
+    };
+    format!(
+        "{file}: {object}: {path}: {severity}{}",
+        escape_unprintable(&finding.message)
+    )
 }
 
 /// Reads a file (`-` is stdin); returns the label to report it by and its text.

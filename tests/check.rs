@@ -174,10 +174,88 @@ fn unreadable_input_exits_2() {
         stderr.starts_with("/nonexistent/backup.yaml: cannot read:"),
         "{stderr}"
     );
-    let (code, _, stderr) = check(&["-"], "spec: [unclosed");
+    let (code, stdout, stderr) = check(&["-o", "json", "-"], "spec: [unclosed");
     assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "<stdin>: document 1: not valid YAML or JSON: line 1 column 7: unclosed bracket '[' at line 1, column 7\n    | spec: [unclosed\nchecked 0 object(s): 0 valid, 0 invalid\n"
+    );
+    assert_eq!(stdout, "", "nothing on stdout when an input is unreadable");
+}
+
+/// The reproducers of adversarial input (issue "No internal errors for user input …").
+#[test]
+fn input_cannot_forge_lines_or_escape_the_terminal() {
+    let text = include_str!("fixtures/repro/check-line-injection-name.yaml");
+    let (code, _, stderr) = check(&["-"], text);
+    assert_eq!(code, 1, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    // One line per finding (the unknown key, the name) and the summary: nothing forged.
+    assert_eq!(lines.len(), 3, "{stderr}");
     assert!(
-        stderr.starts_with("<stdin>: not valid YAML or JSON:"),
+        !stderr.contains('\u{1b}'),
+        "no raw escape sequence reaches the terminal"
+    );
+    let label = r#"<stdin>: Backup/"ok\nprod.yaml: Backup/nightly: spec.s3.bucket: forged line\nchecked 9 object(s): 9 valid, 0 invalid\n\x1b[2J": "#;
+    assert!(lines[0].starts_with(label), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(r#": "spec.x\nprod.yaml: Backup/other: spec: forged via unknown key": warning: unknown field: TiDB Operator's CRD drops it (or its controllers ignore it)"#),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with(label) && lines[1].contains(": metadata.name: invalid name "));
+    assert_eq!(lines[2], "checked 1 object(s): 0 valid, 1 invalid");
+}
+
+#[test]
+fn names_are_checked_as_kubernetes_checks_them() {
+    let text = include_str!("fixtures/repro/check-invalid-metadata-name-accepted.yaml");
+    let (code, _, stderr) = check(&["-"], text);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.starts_with(r#"<stdin>: Backup/"Foo_Bar\u202e": metadata.name: invalid name "Foo_Bar\u{202e}": must be a lowercase RFC 1123 subdomain"#),
         "{stderr}"
+    );
+}
+
+/// kubectl reads YAML 1.1 scalars (sigs.k8s.io/yaml): `017` is octal, 15.
+#[test]
+fn yaml_scalars_are_read_as_kubectl_reads_them() {
+    let text = include_str!("fixtures/repro/check-octal-017.yaml");
+    let (code, stdout, stderr) = check(&["-o", "json", "-"], text);
+    assert_eq!(code, 0, "{stderr}");
+    let object: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(object["spec"]["br"]["concurrency"], 15);
+}
+
+#[test]
+fn a_duplicate_key_is_one_clean_line_per_document() {
+    let text = include_str!("fixtures/repro/check-duplicate-key.yaml");
+    let (code, _, stderr) = check(&["-"], text);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "<stdin>: document 1: not valid YAML or JSON: line 8 column 3: duplicate key \"cleanPolicy\": a mapping may hold each key once (kubectl refuses it too)\n    |   cleanPolicy: Retain\nchecked 0 object(s): 0 valid, 0 invalid\n"
+    );
+    // The other documents of the file are still checked.
+    let (code, _, stderr) = check(&["-"], &format!("{text}---\n{SEED_BACKUP}"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.ends_with("checked 1 object(s): 1 valid, 0 invalid\n"),
+        "{stderr}"
+    );
+}
+
+/// No limit on the number of documents of a file (the YAML budget bounds each one).
+#[test]
+fn many_documents_are_all_checked() {
+    let many: String = (0..3000)
+        .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n"))
+        .collect();
+    let (code, _, stderr) = check(&["-"], &format!("{many}---\n{SEED_BACKUP}"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stderr,
+        "checked 1 object(s): 1 valid, 0 invalid; skipped 3000 other object(s)\n"
     );
 }

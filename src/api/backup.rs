@@ -141,7 +141,7 @@ pub struct BackupSpec {
     pub azblob: Option<AzblobStorageProvider>,
     /// A Kubernetes volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<LocalStorageProvider>,
+    pub local: Option<Box<LocalStorageProvider>>,
     /// Storage class of the Dumpling PVC (Dumpling mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
@@ -213,7 +213,7 @@ pub struct BackupSpec {
     pub clean_option: Option<CleanOption>,
     /// Security context of the backup pod (TiDB Operator ≥ v1.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_security_context: Option<PodSecurityContext>,
+    pub pod_security_context: Option<Box<PodSecurityContext>>,
     /// Priority class of the backup pod (TiDB Operator ≥ v1.2).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub priority_class_name: String,
@@ -252,7 +252,7 @@ impl BackupSpec {
             s3: self.s3.as_ref(),
             gcs: self.gcs.as_ref(),
             azblob: self.azblob.as_ref(),
-            local: self.local.as_ref(),
+            local: self.local.as_deref(),
         }
     }
 }
@@ -392,6 +392,7 @@ pub struct AzblobStorageProvider {
 }
 
 /// A Kubernetes volume as backup storage (`spec.local`).
+// Boxed where it is used: a `Volume` is several kilobytes, and every spec holds one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalStorageProvider {

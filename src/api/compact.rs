@@ -45,7 +45,7 @@ pub struct CompactSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azblob: Option<AzblobStorageProvider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<LocalStorageProvider>,
+    pub local: Option<Box<LocalStorageProvider>>,
     /// First TSO or datetime to compact (set by the schedule).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub start_ts: String,
@@ -77,7 +77,7 @@ pub struct CompactSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automount_service_account_token: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_security_context: Option<PodSecurityContext>,
+    pub pod_security_context: Option<Box<PodSecurityContext>>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub priority_class_name: String,
     /// Retries of a failed compaction (CRD default 6).
@@ -95,7 +95,7 @@ impl CompactSpec {
             s3: self.s3.as_ref(),
             gcs: self.gcs.as_ref(),
             azblob: self.azblob.as_ref(),
-            local: self.local.as_ref(),
+            local: self.local.as_deref(),
         }
     }
 }

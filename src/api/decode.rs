@@ -46,10 +46,95 @@ pub struct DecodeError {
     pub message: String,
 }
 
-/// Splits a YAML (or JSON) stream into documents; empty documents are dropped.
+/// A document of a YAML stream that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError {
+    /// Where, when known (1-based).
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    /// One line, without the location.
+    pub message: String,
+    /// The input line the error points at, when known.
+    pub excerpt: Option<String>,
+}
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(f, "line {line} column {column}: {}", self.message)
+            }
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+/// How YAML is read, as kubectl reads it (sigs.k8s.io/yaml, YAML 1.1 scalars): `017` is
+/// octal 15, `yes`/`on` are booleans; a duplicate key is an error. Budgets bound each
+/// document (nesting, nodes, aliases), not the number of documents.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    options.with_snippet = false;
+    options
+}
+
+/// Reads a YAML (or JSON) stream document by document; empty documents are dropped. A
+/// document that does not parse is an error in its place, and reading goes on with the
+/// next one unless the stream itself is broken.
+pub fn read_documents(text: &str) -> Vec<Result<Value, DocumentError>> {
+    let mut input = text.as_bytes();
+    serde_saphyr::read_with_options::<_, Value>(&mut input, yaml_options())
+        .filter(|doc| !matches!(doc, Ok(Value::Null)))
+        .map(|doc| doc.map_err(|e| document_error(&e, text)))
+        .collect()
+}
+
+fn document_error(error: &serde_saphyr::Error, text: &str) -> DocumentError {
+    let location = error.location();
+    let line = location.map(|l| l.line()).filter(|l| *l > 0);
+    let column = location.map(|l| l.column()).filter(|c| *c > 0);
+    let message = match error.without_snippet() {
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => format!(
+            "duplicate key {key:?}: a mapping may hold each key once (kubectl refuses it too)"
+        ),
+        serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key: a mapping may hold each key once (kubectl refuses it too)".to_owned()
+        }
+        other => one_line(&other.to_string()),
+    };
+    let excerpt = line
+        .and_then(|l| text.lines().nth(usize::try_from(l).ok()?.checked_sub(1)?))
+        .map(|l| l.chars().take(160).collect());
+    DocumentError {
+        line,
+        column,
+        message,
+        excerpt,
+    }
+}
+
+/// The first line of a parser message, without its `error:` and location prefixes (the
+/// location is reported separately).
+fn one_line(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default().trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((position, rest)) if position.contains(" column ") => rest.to_owned(),
+        _ => first.to_owned(),
+    }
+}
+
+/// Splits a YAML (or JSON) stream into documents; empty documents are dropped. The first
+/// unreadable document is the error.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    read_documents(text)
+        .into_iter()
+        .map(|doc| doc.map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// Decodes one document by its `apiVersion` and `kind`.

@@ -90,10 +90,10 @@ pub struct BackupScheduleSpec {
     pub backup_template: BackupSpec,
     /// Spec of the one log backup the schedule keeps running (TiDB Operator ≥ v1.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_backup_template: Option<BackupSpec>,
+    pub log_backup_template: Option<Box<BackupSpec>>,
     /// Spec of the compactions of that log backup (TiDB Operator ≥ v1.6.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compact_backup_template: Option<CompactSpec>,
+    pub compact_backup_template: Option<Box<CompactSpec>>,
     /// Compactions never start before this TSO or datetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_compact_start_ts: Option<String>,
@@ -121,7 +121,7 @@ pub struct BackupScheduleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azblob: Option<AzblobStorageProvider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<LocalStorageProvider>,
+    pub local: Option<Box<LocalStorageProvider>>,
 }
 
 impl BackupScheduleSpec {
@@ -131,7 +131,7 @@ impl BackupScheduleSpec {
             s3: self.s3.as_ref(),
             gcs: self.gcs.as_ref(),
             azblob: self.azblob.as_ref(),
-            local: self.local.as_ref(),
+            local: self.local.as_deref(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! injected and the user is warned. Everything here is pure; the declarations come from a
 //! watch cache ([`watch`]) or a fixed list.
 
+pub mod backup;
 pub mod pod;
 pub mod watch;
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::go_quote::{escape_unprintable, quote_if_needed};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Rejects the object.
@@ -25,9 +27,16 @@ impl Finding {
     }
 }
 
+/// One line, whatever the input: a path made of odd keys is quoted, and any character
+/// of the message that could break the line or the terminal is escaped.
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
+        write!(
+            f,
+            "{}: {}",
+            quote_if_needed(&self.path),
+            escape_unprintable(&self.message)
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! Go's `strconv.Quote`, so error messages that Go tools print (`time.ParseDuration`,
 //! `net/url`, BR) can be reproduced byte for byte.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Quotes `s` the way Go's `strconv.Quote` (and `%q`) does: printable characters stay as
@@ -33,6 +34,36 @@ pub fn quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `s` as it is when every character is printable, else [`quote`]d: for names and paths
+/// echoed into messages and logs, so input can never start a new line, move the cursor
+/// or reorder text (newlines, ESC, U+2028, bidi overrides are escaped).
+pub fn quote_if_needed(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_go_printable) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(quote(s))
+    }
+}
+
+/// `s` with every non-printable character replaced by its Go escape sequence (no
+/// surrounding quotes): for messages that already quote the values they embed, as a
+/// last guarantee that one message is one line.
+pub fn escape_unprintable(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_go_printable) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_go_printable(c) {
+            out.push(c);
+        } else {
+            let quoted = quote(c.encode_utf8(&mut [0; 4]));
+            out.push_str(&quoted[1..quoted.len() - 1]);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Approximates Go's `strconv.IsPrint` (letters, marks, numbers, punctuation, symbols and
@@ -69,5 +100,25 @@ mod tests {
         assert_eq!(quote("1µs 数据库"), "\"1µs 数据库\"");
         assert_eq!(quote("\u{a0}\u{200b}\u{feff}"), r#""\u00a0\u200b\ufeff""#);
         assert_eq!(quote("\u{e0001}"), r#""\U000e0001""#);
+    }
+
+    #[test]
+    fn names_and_messages_stay_on_one_line() {
+        use super::{escape_unprintable, quote_if_needed};
+        assert_eq!(quote_if_needed("demo1-backup"), "demo1-backup");
+        assert_eq!(quote_if_needed("数据库 \"x\""), "数据库 \"x\"");
+        assert_eq!(
+            quote_if_needed("ok\nforged: line\u{1b}[2J"),
+            r#""ok\nforged: line\x1b[2J""#
+        );
+        assert_eq!(
+            quote_if_needed("a\u{2028}b\u{202e}c"),
+            r#""a\u2028b\u202ec""#
+        );
+        assert_eq!(
+            escape_unprintable("value \"a\" is bad"),
+            "value \"a\" is bad"
+        );
+        assert_eq!(escape_unprintable("a\rb\u{85}c"), r#"a\rb\u0085c"#);
     }
 }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::defaults::default_backup;
+use super::defaults::{default_backup, default_schedule};
 use super::finding::{Finding, Severity};
 use super::validate::{validate_backup, validate_schedule};
 use crate::api::{Backup, BackupSchedule, BackupStatus, condition};
@@ -32,12 +32,17 @@ pub fn started_phase(status: Option<&BackupStatus>) -> Option<&str> {
 
 /// Validates an update of a Backup from `old` to `new`.
 pub fn validate_backup_update(old: &Backup, new: &Backup) -> Vec<Finding> {
-    let mut findings = ratchet(validate_backup(old), validate_backup(new), old, new);
+    let (mut old_d, mut new_d) = (old.clone(), new.clone());
+    default_backup(&mut old_d);
+    default_backup(&mut new_d);
+    let mut findings = ratchet(
+        [validate_backup(old), validate_backup(&old_d)].concat(),
+        validate_backup(new),
+        &old_d,
+        &new_d,
+    );
     if let Some(phase) = started_phase(old.status.as_ref()) {
-        // Compare with defaults applied, so defaulting alone never counts as an edit.
-        let (mut old_d, mut new_d) = (old.clone(), new.clone());
-        default_backup(&mut old_d);
-        default_backup(&mut new_d);
+        // Compared with defaults applied, so defaulting alone never counts as an edit.
         let mut changed = Vec::new();
         diff_paths(
             "spec",
@@ -61,15 +66,26 @@ pub fn validate_backup_update(old: &Backup, new: &Backup) -> Vec<Finding> {
 
 /// Validates an update of a BackupSchedule from `old` to `new`.
 pub fn validate_schedule_update(old: &BackupSchedule, new: &BackupSchedule) -> Vec<Finding> {
-    ratchet(validate_schedule(old), validate_schedule(new), old, new)
+    let (mut old_d, mut new_d) = (old.clone(), new.clone());
+    default_schedule(&mut old_d);
+    default_schedule(&mut new_d);
+    ratchet(
+        [validate_schedule(old), validate_schedule(&old_d)].concat(),
+        validate_schedule(new),
+        &old_d,
+        &new_d,
+    )
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// Downgrades to warnings the errors `new` shares with `old` at a field the update did
-/// not change.
+/// Downgrades to warnings the errors `new` shares with the old object at a field the
+/// update did not change. Both objects are compared with defaults applied (`old_object`
+/// and `new_object` are defaulted), so the webhook's own defaulting of the new object
+/// never counts as a change: only what the user changed can be denied. `old` holds the
+/// findings of the old object as stored and as defaulted.
 fn ratchet<T: Serialize>(
     old: Vec<Finding>,
     new: Vec<Finding>,

@@ -1,6 +1,8 @@
 //! Admission decisions without a network: reviews in, answers out.
 
 mod fuzz;
+mod fuzz_corpus;
+mod ratchet;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -24,7 +26,7 @@ fn create_review() -> Value {
     serde_json::from_str(CREATE_REVIEW).expect("fixture")
 }
 
-fn decoded_patch(response: &Value) -> Option<Value> {
+pub fn decoded_patch(response: &Value) -> Option<Value> {
     let patch = response["response"]["patch"].as_str()?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(patch)

@@ -391,12 +391,12 @@ fn backoff_retry_policy_and_clean_option() {
 
 fn integrated_schedule() -> BackupSchedule {
     let mut s = schedule(SEED_SCHEDULE);
-    s.spec.log_backup_template = Some(log_backup().spec);
-    s.spec.compact_backup_template = Some(CompactSpec {
+    s.spec.log_backup_template = Some(Box::new(log_backup().spec));
+    s.spec.compact_backup_template = Some(Box::new(CompactSpec {
         br: log_backup().spec.br,
         s3: log_backup().spec.s3,
         ..Default::default()
-    });
+    }));
     s.spec.compact_interval = Some("1h".into());
     s
 }

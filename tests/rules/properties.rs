@@ -197,17 +197,19 @@ fn any_backup() -> impl Strategy<Value = Backup> {
                 sas_token: azblob.4,
                 ..Default::default()
             });
-            b.spec.local = storages.local.then(|| LocalStorageProvider {
-                volume: Volume {
-                    name: local.0,
-                    ..Default::default()
-                },
-                volume_mount: VolumeMount {
-                    name: local.1,
-                    mount_path: local.2,
-                    ..Default::default()
-                },
-                prefix: String::new(),
+            b.spec.local = storages.local.then(|| {
+                Box::new(LocalStorageProvider {
+                    volume: Volume {
+                        name: local.0,
+                        ..Default::default()
+                    },
+                    volume_mount: VolumeMount {
+                        name: local.1,
+                        mount_path: local.2,
+                        ..Default::default()
+                    },
+                    prefix: String::new(),
+                })
             });
             b.spec.br = br.0.then(|| BRConfig {
                 cluster: br.1,

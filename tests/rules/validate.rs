@@ -423,11 +423,11 @@ fn local_volume_rules() {
     local.volume.name = "nfs".into();
     local.volume_mount.name = "nfs".into();
     local.volume_mount.mount_path = "/some/path".into();
-    b.spec.local = Some(local.clone());
+    b.spec.local = Some(Box::new(local.clone()));
     assert_eq!(validate_backup(&b), vec![]);
     local.volume_mount.name = "other".into();
     local.volume_mount.mount_path = "C:/backup".into();
-    b.spec.local = Some(local.clone());
+    b.spec.local = Some(Box::new(local.clone()));
     assert_eq!(
         errors(&validate_backup(&b)),
         vec![
@@ -443,7 +443,7 @@ fn local_volume_rules() {
     );
     local.volume_mount.name = "nfs".into();
     local.volume_mount.mount_path = String::new();
-    b.spec.local = Some(local);
+    b.spec.local = Some(Box::new(local));
     assert_eq!(
         only_error(&b),
         (
