@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod duration;
 mod finding;
 pub mod go_quote;
+pub mod go_regex;
 pub mod go_url;
 pub mod names;
 pub mod suggest;
