@@ -15,19 +15,16 @@
 //!   plus five. A schedule whose matching days can be further apart than that stops for
 //!   good; [`Schedule::silence`] says when and why, and validation rejects it.
 //!
-//! The parser is here, `Next` in [`next`], the never-fires analysis in [`silence`].
+//! The parser and the fields' rules are here; `Next` is in `next.rs`, the never-fires
+//! analysis in [`silence`]. Both build on this module and never the other way round.
 
 mod next;
-mod silence;
+pub mod silence;
 #[cfg(test)]
 mod tests;
 
-use jiff::Zoned;
-
 use super::duration::GoDuration;
 use super::go_quote::quote;
-
-pub use silence::{DayField, Silence};
 
 /// Bit 63 of a field: set when the field contained `*` or `?` (with or without a step).
 /// It decides whether day-of-month and day-of-week are AND-ed or OR-ed.
@@ -349,39 +346,12 @@ impl Schedule {
             seconds: nanos.unsigned_abs() / NANOS_PER_SECOND.unsigned_abs(),
         }
     }
-
-    /// robfig's `Next`: the first activation strictly after `after`, evaluated on the wall
-    /// clock of `after`'s time zone. `None` stands for Go's zero time ("never", or nothing
-    /// within five years), and also for results outside jiff's supported range.
-    pub fn next(&self, after: &Zoned) -> Option<Zoned> {
-        next::next(self, after)
-    }
-
-    /// Why robfig's `Next` would return its zero time for this schedule from some start
-    /// on: it matches no date at all, or its matching days can be further apart than the
-    /// five years `Next` searches. `None` for a schedule that keeps firing.
-    pub fn silence(&self) -> Option<Silence> {
-        match self {
-            Schedule::Every { .. } => None,
-            Schedule::Spec(spec) => silence::silence(spec),
-        }
-    }
-
-    /// True when [`Schedule::silence`] has a reason.
-    pub fn never_fires(&self) -> bool {
-        self.silence().is_some()
-    }
 }
 
 impl SpecSchedule {
-    /// True when [`Schedule::silence`] has a reason for this spec.
-    pub fn never_fires(&self) -> bool {
-        silence::silence(self).is_some()
-    }
-
     /// robfig's `dayMatches`: with [`STAR_BIT`] in either day field both must match,
     /// otherwise either suffices.
-    fn day_matches(&self, day: i64, weekday: i64) -> bool {
+    pub fn day_matches(&self, day: i64, weekday: i64) -> bool {
         let dom = self.dom & bit(day) != 0;
         let dow = self.dow & bit(weekday) != 0;
         if self.and_rule() {
@@ -395,6 +365,17 @@ impl SpecSchedule {
     fn and_rule(&self) -> bool {
         (self.dom | self.dow) & STAR_BIT != 0
     }
+}
+
+/// Days from 1970-01-01 to the given proleptic Gregorian date (month 1..=12).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// The bit of `value` in a field; none for values no field has.

@@ -4,21 +4,26 @@
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
-use super::{NANOS_PER_SECOND, Schedule, SpecSchedule, bit, silence};
+use super::silence::no_date;
+use super::{NANOS_PER_SECOND, Schedule, SpecSchedule, bit, days_from_civil};
 
 /// Upper bound on search steps in [`next_spec`]. A real search needs at most a few
 /// thousand; Go can loop forever where a whole day is skipped (see `next_spec`).
 const STEP_BUDGET: u32 = 1_000_000;
 
-/// [`Schedule::next`].
-pub(super) fn next(schedule: &Schedule, after: &Zoned) -> Option<Zoned> {
-    let tz = after.time_zone();
-    let floor = floor_seconds(after.timestamp())?;
-    let secs = match schedule {
-        Schedule::Every { seconds } => floor.checked_add(i64::try_from(*seconds).ok()?)?,
-        Schedule::Spec(spec) => next_spec(spec, tz, floor.checked_add(1)?)?,
-    };
-    Some(Timestamp::from_second(secs).ok()?.to_zoned(tz.clone()))
+impl Schedule {
+    /// robfig's `Next`: the first activation strictly after `after`, evaluated on the wall
+    /// clock of `after`'s time zone. `None` stands for Go's zero time ("never", or nothing
+    /// within five years), and also for results outside jiff's supported range.
+    pub fn next(&self, after: &Zoned) -> Option<Zoned> {
+        let tz = after.time_zone();
+        let floor = floor_seconds(after.timestamp())?;
+        let secs = match self {
+            Schedule::Every { seconds } => floor.checked_add(i64::try_from(*seconds).ok()?)?,
+            Schedule::Spec(spec) => next_spec(spec, tz, floor.checked_add(1)?)?,
+        };
+        Some(Timestamp::from_second(secs).ok()?.to_zoned(tz.clone()))
+    }
 }
 
 /// Whole Unix seconds of `ts`, rounded down (Go's `t.Nanosecond()` is never negative).
@@ -48,17 +53,6 @@ fn wall(tz: &TimeZone, secs: i64) -> Option<Wall> {
         second: dt.second().into(),
         weekday: dt.weekday().to_sunday_zero_offset().into(),
     })
-}
-
-/// Days from 1970-01-01 to the given proleptic Gregorian date (month 1..=12).
-pub(super) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Go's `time.Date(year, month, day, hour, min, sec, 0, tz)` as Unix seconds: out-of-range
@@ -143,7 +137,7 @@ fn add_date(tz: &TimeZone, t: &Wall, months: i64, days: i64) -> Option<i64> {
 /// the step budget ends the search with `None`.
 fn next_spec(s: &SpecSchedule, tz: &TimeZone, mut t: i64) -> Option<i64> {
     // Shortcut: such schedules make Go search five years and return the zero time.
-    if silence::no_date(s).is_some() {
+    if no_date(s).is_some() {
         return None;
     }
     let mut budget = STEP_BUDGET;

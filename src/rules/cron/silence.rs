@@ -16,9 +16,9 @@
 
 use std::fmt;
 
-use super::next::days_from_civil;
 use super::{
-    Bounds, DOM, DOW, HOURS, MINUTES, MONTHS, SECONDS, STAR_BIT, SpecSchedule, bit, get_bits,
+    Bounds, DOM, DOW, HOURS, MINUTES, MONTHS, SECONDS, STAR_BIT, Schedule, SpecSchedule, bit,
+    days_from_civil, get_bits,
 };
 
 /// Years after the start's year in which robfig's `Next` still finds a match.
@@ -86,8 +86,32 @@ impl fmt::Display for Silence {
     }
 }
 
-/// [`super::Schedule::silence`] of a spec.
-pub(super) fn silence(spec: &SpecSchedule) -> Option<Silence> {
+impl Schedule {
+    /// Why robfig's `Next` would return its zero time for this schedule from some start
+    /// on: it matches no date at all, or its matching days can be further apart than the
+    /// five years `Next` searches. `None` for a schedule that keeps firing.
+    pub fn silence(&self) -> Option<Silence> {
+        match self {
+            Schedule::Every { .. } => None,
+            Schedule::Spec(spec) => silence(spec),
+        }
+    }
+
+    /// True when [`Schedule::silence`] has a reason.
+    pub fn never_fires(&self) -> bool {
+        self.silence().is_some()
+    }
+}
+
+impl SpecSchedule {
+    /// True when [`silence`] has a reason for this spec.
+    pub fn never_fires(&self) -> bool {
+        silence(self).is_some()
+    }
+}
+
+/// [`Schedule::silence`] of a spec.
+pub fn silence(spec: &SpecSchedule) -> Option<Silence> {
     no_date(spec).or_else(|| beyond_search(spec))
 }
 
@@ -188,7 +212,7 @@ mod tests {
     use jiff::Timestamp;
     use jiff::tz::TimeZone;
 
-    use super::super::{Schedule, parse_standard};
+    use super::super::parse_standard;
     use super::*;
 
     fn parse(spec: &str) -> Schedule {

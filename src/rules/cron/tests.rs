@@ -4,7 +4,7 @@
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
-use super::next::{days_from_civil, go_date};
+use super::next::go_date;
 use super::*;
 
 fn parse(spec: &str) -> Schedule {
