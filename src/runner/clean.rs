@@ -15,7 +15,6 @@
 //! (already deleted keys count as deleted), and progress is logged per batch.
 
 use std::collections::HashSet;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -24,7 +23,8 @@ use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore};
 use tracing::{info, warn};
 
-use crate::reconcile::clean::{CleanRefusal, CleanTarget, EXIT_REFUSED, FAILURE_PREFIX};
+use crate::exit::Exit;
+use crate::reconcile::clean::{CleanRefusal, CleanTarget, FAILURE_PREFIX};
 
 /// Keys per DeleteObjects request (the S3 maximum).
 pub const BATCH: usize = 1000;
@@ -75,12 +75,18 @@ pub enum CleanError {
 }
 
 impl CleanError {
-    /// The process exit code: [`EXIT_REFUSED`] for refusals, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit status: unusable input for refusals (the Job fails at once instead of
+    /// retrying, see [`crate::reconcile::clean::EXIT_REFUSED`]), a failure otherwise.
+    pub fn exit(&self) -> Exit {
         match self {
-            Self::Refused(_) | Self::Config(_) => EXIT_REFUSED as u8,
-            _ => 1,
+            Self::Refused(_) | Self::Config(_) => Exit::Usage,
+            Self::List { .. } | Self::Delete { .. } => Exit::Failure,
         }
+    }
+
+    /// [`CleanError::exit`] as the process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 }
 
@@ -263,32 +269,22 @@ async fn delete_batch(
     }
 }
 
-/// `runner clean` on its own runtime: exit 0 when done, [`EXIT_REFUSED`] when refused,
-/// 1 otherwise; the last line says why (`clean failed: …`).
-pub fn run_blocking(config: &CleanConfig) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("{FAILURE_PREFIX}cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(clean(config)) {
+/// `runner clean`: cleans, prints the outcome (on failure the last line says why and
+/// starts with `clean failed: `, which the reconciler quotes) and returns the status:
+/// success when done, unusable input when refused, a failure otherwise.
+pub async fn run(config: &CleanConfig) -> Exit {
+    match clean(config).await {
         Ok(report) => {
             println!(
                 "deleted {} objects under {}",
                 report.deleted,
                 report.target.url()
             );
-            ExitCode::SUCCESS
+            Exit::Success
         }
         Err(e) => {
             eprintln!("{FAILURE_PREFIX}{e}");
-            ExitCode::from(e.exit_code())
+            e.exit()
         }
     }
 }
