@@ -30,11 +30,10 @@ use super::{Context, Error, JobConflict};
 use crate::api::Backup;
 use crate::reconcile::clean::{self, Lifecycle};
 use crate::reconcile::gc::{self, FinalizerStep};
-use crate::reconcile::job::{
-    self, JobContext, LABEL_BACKUP, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY,
-};
+use crate::reconcile::job::{self, JobContext, LABEL_MANAGED_BY, MANAGED_BY};
 use crate::reconcile::status::{self, condition_message};
 use crate::reconcile::{Finished, JobView, PodView, Step, argv, defaulted, finish, next_step};
+use crate::rules::labels::{LABEL_BACKUP, LABEL_COMPONENT};
 
 /// Steps one reconcile may take before handing back to the controller (each step
 /// changes what is observed, so this bounds a reconcile, it does not cap progress).

@@ -20,9 +20,9 @@ use crate::reconcile::clean::{
     self, CLEAN, CLEAN_FAILED, CleanJobContext, DeletionStep, FINALIZER, NAMESPACE_TERMINATING,
     NAMESPACE_TERMINATING_CAUSE,
 };
-use crate::reconcile::job::{LABEL_BACKUP, LABEL_COMPONENT};
 use crate::reconcile::status::{self, set_condition_status};
 use crate::reconcile::{JobView, Step, defaulted};
+use crate::rules::labels::{LABEL_BACKUP, LABEL_COMPONENT};
 
 /// Lines of the runner's log read when its Job failed (its reason is the last line).
 const LOG_TAIL_LINES: i64 = 50;

@@ -11,6 +11,7 @@ mod finding;
 pub mod go_quote;
 pub mod go_regex;
 pub mod go_url;
+pub mod labels;
 pub mod names;
 pub mod suggest;
 pub mod table_filter;

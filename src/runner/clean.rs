@@ -55,7 +55,15 @@ pub enum CleanError {
     #[error(transparent)]
     Refused(#[from] CleanRefusal),
     #[error("refusing to clean: {0}")]
-    Config(String),
+    Endpoint(#[from] EndpointError),
+    #[error("refusing to clean: prefix {prefix:?}: {source}")]
+    Prefix {
+        prefix: String,
+        #[source]
+        source: object_store::path::Error,
+    },
+    #[error("refusing to clean: cannot configure the S3 client: {0}")]
+    Client(#[source] object_store::Error),
     #[error("cannot list {url}: {source}")]
     List {
         url: String,
@@ -79,7 +87,9 @@ impl CleanError {
     /// retrying, see [`crate::reconcile::clean::EXIT_REFUSED`]), a failure otherwise.
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Refused(_) | Self::Config(_) => Exit::Usage,
+            Self::Refused(_) | Self::Endpoint(_) | Self::Prefix { .. } | Self::Client(_) => {
+                Exit::Usage
+            }
             Self::List { .. } | Self::Delete { .. } => Exit::Failure,
         }
     }
@@ -99,10 +109,23 @@ pub struct Addressing {
     pub virtual_hosted: bool,
 }
 
+/// An endpoint the S3 client cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("endpoint {0:?} has no scheme (http:// or https://)")]
+    NoScheme(String),
+    #[error("endpoint {0:?} has no host")]
+    NoHost(String),
+}
+
 /// Addressing as TiDB Operator's clean does: virtual-hosted for `aws`, `alibaba` and
 /// `netease`, path style for every other provider (MinIO, Ceph, …). A virtual-hosted
 /// custom endpoint gets the bucket as its first host label.
-pub fn addressing(provider: &str, endpoint: &str, bucket: &str) -> Result<Addressing, String> {
+pub fn addressing(
+    provider: &str,
+    endpoint: &str,
+    bucket: &str,
+) -> Result<Addressing, EndpointError> {
     let virtual_hosted = matches!(provider, "aws" | "alibaba" | "netease");
     let endpoint = endpoint.trim().trim_end_matches('/');
     if endpoint.is_empty() {
@@ -113,9 +136,9 @@ pub fn addressing(provider: &str, endpoint: &str, bucket: &str) -> Result<Addres
     }
     let (scheme, rest) = endpoint
         .split_once("://")
-        .ok_or_else(|| format!("endpoint {endpoint:?} has no scheme (http:// or https://)"))?;
+        .ok_or_else(|| EndpointError::NoScheme(endpoint.to_owned()))?;
     if rest.is_empty() {
-        return Err(format!("endpoint {endpoint:?} has no host"));
+        return Err(EndpointError::NoHost(endpoint.to_owned()));
     }
     let endpoint = if virtual_hosted {
         format!("{scheme}://{bucket}.{rest}")
@@ -139,8 +162,7 @@ pub fn store_from(builder: AmazonS3Builder, config: &CleanConfig) -> Result<Amaz
     // reqwest has rustls without a provider and would panic without one; ring is the
     // process's only provider (a second install attempt is a harmless error).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let addressing = addressing(&config.provider, &config.endpoint, &config.bucket)
-        .map_err(CleanError::Config)?;
+    let addressing = addressing(&config.provider, &config.endpoint, &config.bucket)?;
     let region = if config.region.is_empty() {
         DEFAULT_REGION
     } else {
@@ -157,9 +179,7 @@ pub fn store_from(builder: AmazonS3Builder, config: &CleanConfig) -> Result<Amaz
             ClientOptions::new().with_allow_http(endpoint.starts_with("http://")),
         );
     }
-    builder
-        .build()
-        .map_err(|e| CleanError::Config(format!("cannot configure the S3 client: {e}")))
+    builder.build().map_err(CleanError::Client)
 }
 
 /// What a finished clean did.
@@ -182,8 +202,10 @@ pub async fn clean_with(
     config: &CleanConfig,
 ) -> Result<CleanReport, CleanError> {
     let target = CleanTarget::new(&config.bucket, &config.prefix)?;
-    let prefix = Path::parse(&target.prefix)
-        .map_err(|e| CleanError::Config(format!("prefix {:?}: {e}", target.prefix)))?;
+    let prefix = Path::parse(&target.prefix).map_err(|source| CleanError::Prefix {
+        prefix: target.prefix.clone(),
+        source,
+    })?;
     let store = store_from(builder, config)?;
     let url = target.url();
     info!(target = %url, "listing and deleting every object under the prefix");
