@@ -1,6 +1,8 @@
 //! API types: wire compatibility with the seed's YAML and TiDB Operator v1.1's field
 //! names, generated CRDs, and unknown-field detection.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use tidb_backup_webhook::api::decode::{self, Decoded, Object};
