@@ -1,7 +1,7 @@
 //! The command line: every sub-command is defined here and dispatched to the layer that
 //! implements it; so are its flags, except the reconciler's, which the controller's own
 //! settings define once and `reconcile` flattens in. Every command ends with a status of
-//! the one table in [`crate::exit`], and every long-running one runs on [`block_on`].
+//! the one table in [`crate::exit`], and every long-running one runs on `block_on`.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -51,7 +51,7 @@ pub struct CleanConfig {
 /// Why a clean did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
-    /// Nothing would make it succeed (exit [`EXIT_REFUSED`]: the Job is not retried).
+    /// Nothing would make it succeed (exit [`crate::reconcile::clean::EXIT_REFUSED`]: the Job is not retried).
     #[error(transparent)]
     Refused(#[from] CleanRefusal),
     #[error("refusing to clean: {0}")]
