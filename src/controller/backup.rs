@@ -25,7 +25,7 @@ use super::cluster::read_cluster;
 use super::effects::{
     Created, Transition, create_or_adopt, failed_create, log_tail, record, write_status,
 };
-use super::gc::{self as gc_hold, as_gc_release};
+use super::gc::{self as gc_guard, as_gc_release};
 use super::{Context, Error, JobConflict};
 use crate::api::Backup;
 use crate::reconcile::clean::{self, Lifecycle};
@@ -155,7 +155,7 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
         let step = next_step(&backup, job_view.as_ref(), pod.as_ref());
         let gc_step = gc::plan_finalizer(&backup, &step, gc_release_tried);
         if gc_step != FinalizerStep::Keep {
-            match Box::pin(gc_hold::finalizer(
+            match Box::pin(gc_guard::finalizer(
                 ctx,
                 &backups,
                 &backup,
@@ -277,21 +277,20 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                     .as_ref()
                     .and_then(|p| p.started)
                     .or(job_view.as_ref().and_then(|j| j.started));
-                let released = Box::pin(gc_hold::release_for_backup(&backup, ctx)).await;
-                let gc = as_gc_release(&released);
+                let released = Box::pin(gc_guard::release_for_backup(&backup, ctx)).await;
                 let finished = Finished {
                     outcome: &outcome,
                     job_name: &job_name,
                     log: log.as_deref(),
                     started,
-                    gc: gc.clone(),
+                    gc: as_gc_release(&released),
                     generation,
                     now,
                 };
                 let status = finish(backup.status.as_ref(), &finished);
                 backup = write_status(&backups, name, &status).await?;
                 if let Ok(Some(record)) = &released {
-                    gc_hold::announce_release(ctx, &backup, record).await;
+                    gc_guard::announce_release(ctx, &backup, record).await;
                 }
                 let (condition, type_, reason) = if status::is_true(Some(&status), status::FAILED) {
                     (status::FAILED, EventType::Warning, "Failed")
@@ -308,9 +307,9 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                 }
             }
             Step::RetryRelease => {
-                match Box::pin(gc_hold::release_for_backup(&backup, ctx)).await? {
+                match Box::pin(gc_guard::release_for_backup(&backup, ctx)).await? {
                     Some(record) => {
-                        backup = gc_hold::record_release(ctx, &backups, &backup, record).await?;
+                        backup = gc_guard::record_release(ctx, &backups, &backup, record).await?;
                     }
                     None => return Ok(Action::await_change()),
                 }
@@ -331,7 +330,7 @@ async fn prepare(backups: &Api<Backup>, backup: Backup, ctx: &Context) -> Result
     let mut message = format!("backup path {backup_path}");
     if spec.from.is_some() {
         let (held, note) =
-            Box::pin(gc_hold::hold_for_backup(ctx, backups, backup, ctx.now())).await?;
+            Box::pin(gc_guard::hold_for_backup(ctx, backups, backup, ctx.now())).await?;
         backup = held;
         message.push_str("; ");
         message.push_str(&note);
