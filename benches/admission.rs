@@ -1,6 +1,8 @@
 //! The admission handler on the 8 KB UPDATE review (managedFields included), without
 //! the network: the CPU cost per review that the load test adds to HTTP and TLS.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark code: a panic is the failure report
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use tidb_backup_webhook::admission::{Admission, Endpoint};

@@ -1,5 +1,7 @@
 //! Defaulting + validation of the seed's Backup and BackupSchedule (target ≤ 10 µs each).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark code: a panic is the failure report
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use tidb_backup_webhook::api::{Backup, BackupSchedule};

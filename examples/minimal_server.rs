@@ -4,6 +4,8 @@
 //!
 //! Usage: minimal_server LISTEN_ADDR CERT_PEM KEY_PEM
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // example code: a panic is the failure report
+
 use std::convert::Infallible;
 use std::sync::Arc;
 

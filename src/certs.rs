@@ -9,10 +9,21 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
+use crate::exit::Exit;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
     #[error("cannot generate the certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    /// `--ca-cert`/`--ca-key` are not a CA certificate and its key.
+    #[error("cannot generate the certificate: {0}")]
+    InvalidCa(#[source] rcgen::Error),
+    /// `--ca-cert`/`--ca-key` cannot be read.
+    #[error("{path}: {source}")]
+    ReadCa {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -20,6 +31,17 @@ pub enum CertError {
     },
     #[error("at least one DNS name or IP address is required")]
     NoNames,
+}
+
+impl CertError {
+    /// The exit status of the `certs` command: what it was given is unusable, or writing
+    /// the files failed.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::InvalidCa(_) | Self::ReadCa { .. } | Self::NoNames => Exit::Usage,
+            Self::Generate(_) | Self::Io { .. } => Exit::Failure,
+        }
+    }
 }
 
 /// A certificate authority that can issue serving certificates.
@@ -58,9 +80,9 @@ impl Authority {
     /// An existing CA, from its PEM certificate and key: serving certificates renewed
     /// under it keep every `caBundle` that trusts it valid.
     pub fn load(cert_pem: &str, key_pem: &str) -> Result<Self, CertError> {
-        let key = KeyPair::from_pem(key_pem)?;
+        let key = KeyPair::from_pem(key_pem).map_err(CertError::InvalidCa)?;
         Ok(Self {
-            issuer: Issuer::from_ca_cert_pem(cert_pem, key)?,
+            issuer: Issuer::from_ca_cert_pem(cert_pem, key).map_err(CertError::InvalidCa)?,
             pem: cert_pem.to_owned(),
         })
     }
@@ -156,7 +178,7 @@ pub fn generate_files(
     ca: CaSource,
 ) -> Result<(), CertError> {
     let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|source| CertError::Io {
+        std::fs::read_to_string(path).map_err(|source| CertError::ReadCa {
             path: path.display().to_string(),
             source,
         })

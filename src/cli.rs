@@ -1,6 +1,9 @@
-//! The command line: every sub-command and flag is defined here and dispatched to the
-//! layer that implements it.
+//! The command line: every sub-command is defined here and dispatched to the layer that
+//! implements it; so are its flags, except the reconciler's, which the controller's own
+//! settings define once and `reconcile` flattens in. Every command ends with a status of
+//! the one table in [`crate::exit`], and every long-running one runs on `block_on`.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +12,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::check::{self, OutputFormat};
-use crate::controller::ReconcilerConfig;
+use crate::controller::run::{ReconcilerConfig, time_zone};
+use crate::exit::{self, Exit};
 use crate::server::{self, CertSource, ServeConfig, https, tls::CertFiles, webhook};
 use crate::telemetry::{self, LogFormat};
 
@@ -17,7 +21,8 @@ use crate::telemetry::{self, LogFormat};
 #[command(
     name = "tidb-backup-webhook",
     version,
-    about = "Admission webhook, offline validator and slim reconciler for TiDB Operator Backup/BackupSchedule resources"
+    about = "Admission webhook, offline validator and slim reconciler for TiDB Operator Backup/BackupSchedule resources",
+    after_help = exit::HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,8 +32,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the mutating and validating admission webhook over HTTPS.
+    #[command(after_help = exit::HELP)]
     Serve(Box<ServeArgs>),
     /// Write a CA and a serving certificate (`ca.crt`, `tls.crt`, `tls.key`) for the webhook.
+    #[command(after_help = exit::HELP)]
     Certs {
         /// Directory to write the files into.
         #[arg(long, value_name = "DIR")]
@@ -53,6 +60,7 @@ pub enum Command {
     /// Prints every problem as `FILE: KIND/NAME: FIELD: message` on stderr. Exits 0 when
     /// every object is valid (warnings allowed), 1 when any is invalid, 2 when an input
     /// cannot be read or parsed.
+    #[command(after_help = exit::HELP)]
     Check {
         /// Print the defaulted objects in this format on stdout.
         #[arg(short = 'o', long = "output", value_enum)]
@@ -72,6 +80,7 @@ pub enum Command {
     ///
     /// Exits 0 when every object is valid, 1 when any is invalid, 2 when an input cannot
     /// be read or parsed.
+    #[command(after_help = exit::HELP)]
     Explain {
         /// TiKV image of the TidbCluster (its tag selects `pingcap/br:<tag>`).
         #[arg(long, value_name = "IMAGE")]
@@ -90,7 +99,7 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 5)]
         count: usize,
         /// BackupSchedules: time zone the cron is evaluated in, as `reconcile --timezone`.
-        #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_timezone)]
+        #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = time_zone)]
         timezone: jiff::tz::TimeZone,
         /// YAML or JSON files, multi-document allowed; `-` reads stdin.
         #[arg(required = true, value_name = "FILE")]
@@ -98,8 +107,10 @@ pub enum Command {
     },
     /// Run the reconciler: execute Backups as BR Jobs and BackupSchedules as Backups
     /// (leader-elected).
+    #[command(after_help = exit::HELP)]
     Reconcile(ReconcileArgs),
     /// Print the webhook configurations (Mutating/Validating, pods) as YAML.
+    #[command(after_help = exit::HELP)]
     Manifests {
         /// PEM CA file whose bundle goes into `clientConfig.caBundle` (self-signed
         /// installs; leave it out with cert-manager, which injects it).
@@ -110,9 +121,10 @@ pub enum Command {
         namespace: String,
     },
     /// Work done inside the reconciler's Jobs (this project's image).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = exit::HELP)]
     Runner(RunnerCommand),
     /// Print the Backup and BackupSchedule CustomResourceDefinitions as YAML.
+    #[command(after_help = exit::HELP)]
     Crds {
         /// Write one file per CRD into this directory instead (as in `manifests/crds`).
         #[arg(long, value_name = "DIR")]
@@ -130,6 +142,7 @@ pub enum RunnerCommand {
     /// AWS_SECRET_ACCESS_KEY, web identity (IRSA), or instance metadata (kube2iam).
     /// Refuses an empty prefix. Exits 0 when done, 2 when refused, 1 on other failures;
     /// the last line then starts with `clean failed: `.
+    #[command(after_help = exit::HELP)]
     Clean(CleanArgs),
 }
 
@@ -309,94 +322,26 @@ impl ServeArgs {
     }
 }
 
-/// Flags of `tidb-backup-webhook reconcile`.
+/// Flags of `tidb-backup-webhook reconcile`: the reconciler's settings, and how it logs.
 #[derive(Clone, Debug, Args)]
 pub struct ReconcileArgs {
-    /// Plain-HTTP address of /livez, /readyz and /metrics.
-    #[arg(long, env = "RECONCILER_ADMIN_LISTEN", default_value = "0.0.0.0:8080")]
-    pub admin_listen: SocketAddr,
-    /// Reconcile Backups of this namespace only (default: all namespaces).
-    #[arg(long, env = "RECONCILER_NAMESPACE")]
-    pub namespace: Option<String>,
-    /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
-    #[arg(long, env = "RECONCILER_BR_IMAGE", default_value = crate::reconcile::job::DEFAULT_BR_IMAGE)]
-    pub br_image: String,
-    /// This project's image, which clean Jobs run (`runner clean`); normally the image
-    /// the reconciler itself runs from.
-    #[arg(long, env = "RECONCILER_RUNNER_IMAGE", default_value = crate::controller::DEFAULT_RUNNER_IMAGE)]
-    pub runner_image: String,
-    /// Name of the leader-election Lease.
-    #[arg(
-        long,
-        env = "RECONCILER_LEASE_NAME",
-        default_value = "tidb-backup-reconciler"
-    )]
-    pub lease_name: String,
-    /// Namespace of the Lease (normally the reconciler's own, from the downward API).
-    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
-    pub lease_namespace: String,
-    /// This replica's identity in the Lease (the pod name, from the downward API; default
-    /// the host name).
-    #[arg(long, env = "POD_NAME")]
-    pub identity: Option<String>,
-    /// How long a Lease that stopped being renewed stays valid.
-    #[arg(long, env = "RECONCILER_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
-    pub lease_duration: Duration,
-    /// How long the leader keeps reconciling without a successful renewal.
-    #[arg(long, env = "RECONCILER_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub renew_deadline: Duration,
-    /// How often to try to acquire or renew the Lease.
-    #[arg(long, env = "RECONCILER_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
-    pub retry_period: Duration,
-    /// Time limit for connecting to TiDB.
-    #[arg(long, env = "RECONCILER_TIDB_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub tidb_connect_timeout: Duration,
-    /// Backups reconciled at the same time.
-    #[arg(long, env = "RECONCILER_CONCURRENCY", default_value_t = 4)]
-    pub concurrency: u16,
-    /// Time zone BackupSchedule crons are evaluated in (an IANA name such as
-    /// Asia/Shanghai); Backup names and prefixes always use UTC, as TiDB Operator's do.
-    #[arg(long, env = "RECONCILER_TIMEZONE", default_value = "UTC", value_parser = parse_timezone)]
-    pub timezone: jiff::tz::TimeZone,
+    #[command(flatten)]
+    pub reconciler: ReconcilerConfig,
     /// Log line format.
     #[arg(long, env = "RECONCILER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
-impl ReconcileArgs {
-    fn config(&self) -> ReconcilerConfig {
-        ReconcilerConfig {
-            admin_listen: self.admin_listen,
-            namespace: self.namespace.clone(),
-            br_image: self.br_image.clone(),
-            runner_image: self.runner_image.clone(),
-            lease_name: self.lease_name.clone(),
-            lease_namespace: self.lease_namespace.clone(),
-            identity: self.identity.clone(),
-            lease_duration: self.lease_duration,
-            renew_deadline: self.renew_deadline,
-            retry_period: self.retry_period,
-            tidb_connect_timeout: self.tidb_connect_timeout,
-            concurrency: self.concurrency,
-            timezone: self.timezone.clone(),
-        }
-    }
-}
-
-/// An IANA time zone from the system database; `UTC` needs none.
-fn parse_timezone(name: &str) -> Result<jiff::tz::TimeZone, String> {
-    if name == "UTC" {
-        return Ok(jiff::tz::TimeZone::UTC);
-    }
-    jiff::tz::TimeZone::get(name).map_err(|e| {
-        format!("unknown time zone {name:?} ({e}); use an IANA name such as Asia/Shanghai, or UTC")
-    })
-}
-
 impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
-            Command::Serve(args) => serve(&args),
+            // `check` words its own status, by the same table.
+            Command::Check {
+                output,
+                strict,
+                files,
+            } => check::run(&files, output, strict),
+            Command::Serve(args) => serve(&args).into(),
             Command::Certs {
                 out,
                 names,
@@ -408,22 +353,8 @@ impl Cli {
                     (Some(cert), Some(key)) => crate::certs::CaSource::Existing { cert, key },
                     _ => crate::certs::CaSource::New,
                 };
-                match crate::certs::generate_files(&out, &names, days, ca) {
-                    Ok(()) => {
-                        println!("wrote {0}/ca.crt, {0}/tls.crt, {0}/tls.key", out.display());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("cannot write certificates: {e}");
-                        ExitCode::from(2)
-                    }
-                }
+                certs(&out, &names, days, ca).into()
             }
-            Command::Check {
-                output,
-                strict,
-                files,
-            } => check::run(&files, output, strict),
             Command::Explain {
                 tikv_image,
                 cluster_tls,
@@ -444,49 +375,90 @@ impl Cli {
                     count,
                     timezone,
                 },
-            ),
-            Command::Reconcile(args) => {
-                telemetry::init(args.log_format, "info");
-                install_crypto_provider();
-                crate::controller::run_blocking(args.config())
-            }
+            )
+            .into(),
+            Command::Reconcile(args) => reconcile(args).into(),
             Command::Manifests {
                 ca_bundle,
                 namespace,
-            } => {
-                let ca_bundle = match ca_bundle.map(std::fs::read_to_string).transpose() {
-                    Ok(pem) => pem,
-                    Err(e) => {
-                        eprintln!("cannot read --ca-bundle: {e}");
-                        return ExitCode::from(2);
-                    }
-                };
-                print!(
-                    "{}",
-                    crate::manifests::webhook_configurations(&crate::manifests::Options {
-                        namespace,
-                        ca_bundle
-                    })
-                );
-                ExitCode::SUCCESS
-            }
-            Command::Runner(RunnerCommand::Clean(args)) => {
-                telemetry::init(args.log_format, "info");
-                install_crypto_provider();
-                crate::runner::clean::run_blocking(&args.config())
-            }
+            } => manifests(ca_bundle, namespace).into(),
+            Command::Runner(RunnerCommand::Clean(args)) => runner_clean(&args).into(),
             Command::Crds { out_dir } => match write_crds(out_dir.as_deref()) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => Exit::Success.into(),
                 Err(e) => {
                     eprintln!("cannot write the CRDs: {e}");
-                    ExitCode::FAILURE
+                    Exit::Failure.into()
                 }
             },
         }
     }
 }
 
-fn write_crds(out_dir: Option<&std::path::Path>) -> Result<(), Box<dyn std::error::Error>> {
+fn certs(out: &std::path::Path, names: &[String], days: u32, ca: crate::certs::CaSource) -> Exit {
+    match crate::certs::generate_files(out, names, days, ca) {
+        Ok(()) => {
+            println!("wrote {0}/ca.crt, {0}/tls.crt, {0}/tls.key", out.display());
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("cannot write certificates: {e}");
+            e.exit()
+        }
+    }
+}
+
+fn reconcile(args: ReconcileArgs) -> Exit {
+    telemetry::init(args.log_format, "info");
+    install_crypto_provider();
+    block_on("", async {
+        match crate::controller::run::run(args.reconciler).await {
+            Ok(()) => Exit::Success,
+            Err(e) => {
+                tracing::error!(error = %e, "the reconciler stopped");
+                Exit::Failure
+            }
+        }
+    })
+}
+
+fn manifests(ca_bundle: Option<PathBuf>, namespace: String) -> Exit {
+    let ca_bundle = match ca_bundle.map(std::fs::read_to_string).transpose() {
+        Ok(pem) => pem,
+        Err(e) => {
+            eprintln!("cannot read --ca-bundle: {e}");
+            return Exit::Usage;
+        }
+    };
+    print!(
+        "{}",
+        crate::manifests::webhook_configurations(&crate::manifests::Options {
+            namespace,
+            ca_bundle
+        })
+    );
+    Exit::Success
+}
+
+fn runner_clean(args: &CleanArgs) -> Exit {
+    telemetry::init(args.log_format, "info");
+    install_crypto_provider();
+    let config = args.config();
+    block_on(
+        crate::reconcile::clean::FAILURE_PREFIX,
+        crate::runner::clean::run(&config),
+    )
+}
+
+/// Why `crds` could not print or write the CRDs.
+#[derive(Debug, thiserror::Error)]
+enum CrdsError {
+    #[error(transparent)]
+    Render(#[from] serde_saphyr::SerializeError),
+    #[error(transparent)]
+    Write(#[from] std::io::Error),
+}
+
+fn write_crds(out_dir: Option<&std::path::Path>) -> Result<(), CrdsError> {
     match out_dir {
         None => print!("{}", crate::api::crds_yaml()?),
         Some(dir) => {
@@ -504,31 +476,104 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn serve(args: &ServeArgs) -> ExitCode {
+/// Runs a long-running command's `future` on a multi-threaded tokio runtime, the one
+/// way every such command gets one. If the runtime cannot start, says so on stderr
+/// (after `prefix`, which a caller whose last line is read by others needs) and fails.
+fn block_on(prefix: &str, future: impl Future<Output = Exit>) -> Exit {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => {
+            eprintln!("{prefix}cannot start the async runtime: {e}");
+            Exit::Failure
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Exit {
     telemetry::init(args.log_format, "info");
     install_crypto_provider();
     let config = match args.config() {
         Ok(config) => config,
         Err(e) => {
             tracing::error!(error = %e, "invalid configuration");
-            return ExitCode::from(2);
+            return Exit::Usage;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    block_on("", async {
+        match server::run(config).await {
+            Ok(()) => Exit::Success,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serve");
+                Exit::Failure
+            }
         }
-    };
-    match runtime.block_on(server::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot serve");
-            ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// clap checks names, ids and relations only when a command is built: flattened
+    /// settings must not clash with each other.
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn reconcile_flags_come_from_the_controllers_settings() {
+        let cli = Cli::try_parse_from([
+            "tidb-backup-webhook",
+            "reconcile",
+            "--namespace",
+            "test1",
+            "--lease-namespace",
+            "tidb-admin",
+            "--br-image",
+            "pingcap/br:v8.5.0",
+            "--retry-period",
+            "1s",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Reconcile(args) = cli.command else {
+            panic!("not reconcile: {:?}", cli.command);
+        };
+        let config = args.reconciler;
+        assert_eq!(config.reconcile.namespace.as_deref(), Some("test1"));
+        assert_eq!(config.lease.namespace, "tidb-admin");
+        assert_eq!(config.lease.name, "tidb-backup-reconciler");
+        assert_eq!(config.reconcile.default_br_image, "pingcap/br:v8.5.0");
+        assert_eq!(config.lease.timing.retry_period, Duration::from_secs(1));
+        assert_eq!(config.lease.timing.lease_duration, Duration::from_secs(15));
+        assert_eq!(
+            config.reconcile.runner_image,
+            crate::controller::DEFAULT_RUNNER_IMAGE
+        );
+    }
+
+    #[test]
+    fn help_shows_the_exit_status_table() {
+        for path in [
+            &[][..],
+            &["check"][..],
+            &["runner", "clean"][..],
+            &["certs"][..],
+        ] {
+            let mut command = Cli::command();
+            let mut sub = &mut command;
+            for name in path {
+                sub = sub
+                    .find_subcommand_mut(name)
+                    .unwrap_or_else(|| panic!("no sub-command {name}"));
+            }
+            let help = sub.render_help().to_string();
+            assert!(help.contains(exit::HELP), "{path:?}:\n{help}");
         }
     }
 }

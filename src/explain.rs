@@ -5,7 +5,6 @@
 //! object valid, 1 any invalid, 2 unreadable input.
 
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -15,6 +14,7 @@ use serde_json::Value;
 use crate::api::decode::{self, Decoded, Object};
 use crate::api::{Backup, BackupSchedule};
 use crate::check::read_input;
+use crate::exit::Exit;
 use crate::reconcile::job::{ClusterInfo, JobContext, backup_job};
 use crate::reconcile::schedule;
 use crate::reconcile::{PlanError, defaulted};
@@ -229,11 +229,7 @@ fn shell_quote(arg: &str) -> String {
 }
 
 /// Runs `explain` over files (`-` is stdin).
-pub fn run(
-    files: &[String],
-    options: &ExplainOptions,
-    schedule_options: &ScheduleOptions,
-) -> ExitCode {
+pub fn run(files: &[String], options: &ExplainOptions, schedule_options: &ScheduleOptions) -> Exit {
     let mut unreadable = false;
     let mut invalid = false;
     let mut explained = 0usize;
@@ -294,11 +290,11 @@ pub fn run(
     }
     if explained == 0 && !unreadable {
         eprintln!("no Backup or BackupSchedule found in the input");
-        return ExitCode::from(1);
+        return Exit::Failure;
     }
     match (unreadable, invalid) {
-        (true, _) => ExitCode::from(2),
-        (false, true) => ExitCode::from(1),
-        (false, false) => ExitCode::SUCCESS,
+        (true, _) => Exit::Usage,
+        (false, true) => Exit::Failure,
+        (false, false) => Exit::Success,
     }
 }

@@ -11,7 +11,7 @@
 //!   guard) ← [`controller`] (kube client, SQL, leader election around it);
 //! - offline services: [`check`] (validation) and [`explain`] (the reconciler's plan);
 //!   [`certs`] (certificates); [`manifests`] (webhook configurations); [`cli`] (every
-//!   command and flag);
+//!   command and flag); [`exit`] (the exit statuses every command shares);
 //! - [`runner`]: what the reconciler's Jobs run from this project's image (`runner
 //!   clean` deletes a Backup's data for cleanPolicy).
 
@@ -21,6 +21,7 @@ pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod controller;
+pub mod exit;
 pub mod explain;
 pub mod iam;
 pub mod manifests;

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 
 use crate::admission::Endpoint;
-use crate::iam::pod::{LABEL_BACKUP, LABEL_COMPONENT};
+use crate::rules::labels::{LABEL_BACKUP, LABEL_COMPONENT};
 
 /// Namespace the webhook runs in (TiDB Operator's conventional one).
 pub const NAMESPACE: &str = "tidb-admin";

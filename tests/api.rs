@@ -2,6 +2,8 @@
 //! 1.6's API, generated CRDs, and unknown-field detection.
 #![recursion_limit = "256"]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use tidb_backup_webhook::api::decode::{self, Decoded, Object};

@@ -1,5 +1,7 @@
 //! The `check` command as users run it: files, stdin, exit codes and output.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -1,6 +1,8 @@
 //! The deployable manifests, rendered with the real `kubectl kustomize` and checked on
 //! the parsed output against the code they must agree with.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

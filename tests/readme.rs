@@ -1,6 +1,8 @@
 //! The README's commands can be followed verbatim: every `tidb-backup-webhook` sub-command
 //! and flag exists, every `make` target exists, every repository path exists.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::path::Path;
 
 use clap::CommandFactory;

@@ -1,27 +1,28 @@
 //! cleanPolicy's IO around [`crate::reconcile::clean`]: the finalizer, the clean Job,
 //! its outcome as `Clean`/`CleanFailed`, and the namespace-terminating way out. The GC
 //! release on deletion is shared with the GC-lifetime finalizer
-//! (`backup::release_gc_on_deletion`).
+//! ([`super::gc::release_on_deletion`]).
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use kube::api::{ListParams, LogParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
-use super::backup::{Transition, record, release_gc_on_deletion, set_finalizer};
-use super::write_status;
-use super::{Context, Error};
+use super::effects::{
+    Transition, create_or_adopt, failed_create, pod_log_tail, record, set_finalizer, write_status,
+};
+use super::gc::release_on_deletion;
+use super::{Context, Error, JobConflict};
 use crate::api::Backup;
 use crate::reconcile::clean::{
     self, CLEAN, CLEAN_FAILED, CleanJobContext, DeletionStep, FINALIZER, NAMESPACE_TERMINATING,
     NAMESPACE_TERMINATING_CAUSE,
 };
-use crate::reconcile::job::{LABEL_BACKUP, LABEL_COMPONENT};
 use crate::reconcile::status::{self, set_condition_status};
-use crate::reconcile::{FIELD_MANAGER, JobView, PodView, Step, defaulted};
+use crate::reconcile::{JobView, Step, defaulted};
+use crate::rules::labels::{LABEL_BACKUP, LABEL_COMPONENT};
 
 /// Lines of the runner's log read when its Job failed (its reason is the last line).
 const LOG_TAIL_LINES: i64 = 50;
@@ -73,13 +74,8 @@ pub async fn deletion(
             Ok(Next::Return(Action::await_change()))
         }
         DeletionStep::ReleaseGc => {
-            let updated = Box::pin(release_gc_on_deletion(
-                ctx,
-                backups,
-                backup,
-                gc_release_tried,
-            ))
-            .await?;
+            let updated =
+                Box::pin(release_on_deletion(ctx, backups, backup, gc_release_tried)).await?;
             Ok(Next::Continue(Box::new(updated)))
         }
         DeletionStep::Retain { reason } => {
@@ -125,30 +121,14 @@ pub async fn deletion(
                 },
             )
             .map_err(Error::Plan)?;
-            let created = jobs
-                .create(
-                    &PostParams {
-                        dry_run: false,
-                        field_manager: Some(FIELD_MANAGER.to_owned()),
-                    },
-                    &job,
-                )
-                .await;
-            match created {
+            match create_or_adopt(&jobs, &job).await {
                 Ok(_) => {}
-                Err(kube::Error::Api(status)) if status.is_already_exists() => {}
                 Err(kube::Error::Api(status)) if namespace_terminating(&status) => {
                     return namespace_is_terminating(ctx, backups, backup, &job_name).await;
                 }
                 Err(e) => {
-                    ctx.event(
-                        backup,
-                        EventType::Warning,
-                        "FailedCreate",
-                        &format!("cannot create Job {job_name}: {e}"),
-                    )
-                    .await;
-                    return Err(e.into());
+                    let what = format!("Job {job_name}");
+                    return Err(failed_create(ctx, backup, &what, e).await.into());
                 }
             }
             let message = format!("created Job {namespace}/{job_name} to delete {path}");
@@ -168,13 +148,19 @@ pub async fn deletion(
             Ok(Next::Continue(Box::new(updated)))
         }
         DeletionStep::CleanJobConflict { owner } => {
-            let message = format!(
-                "Job {namespace}/{job_name} exists but is not owned by this Backup (owner uid {}); waiting for it to be garbage-collected or deleted",
-                owner.as_deref().unwrap_or("none")
-            );
-            ctx.event(backup, EventType::Warning, "JobConflict", &message)
-                .await;
-            Err(Error::JobConflict(message))
+            let conflict = JobConflict {
+                namespace,
+                job: job_name,
+                owner,
+            };
+            ctx.event(
+                backup,
+                EventType::Warning,
+                "JobConflict",
+                &conflict.to_string(),
+            )
+            .await;
+            Err(conflict.into())
         }
         DeletionStep::WaitForCleanJob => Ok(Next::Return(Action::await_change())),
         DeletionStep::Cleaned => {
@@ -203,7 +189,9 @@ pub async fn deletion(
             Ok(Next::Return(Action::await_change()))
         }
         DeletionStep::CleanJobFailed { refused, message } => {
-            let log = read_clean_log(ctx, &namespace, &name).await;
+            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+            let selector = format!("{LABEL_BACKUP}={name},{LABEL_COMPONENT}=clean");
+            let log = pod_log_tail(&pods, &selector, clean::CONTAINER, LOG_TAIL_LINES).await;
             let text = clean::clean_failed_message(backup, &job_name, &message, log.as_deref());
             let reason = if refused {
                 "CleanRefused"
@@ -285,30 +273,4 @@ async fn namespace_is_terminating(
     }
     remove_finalizer(backups, &updated).await?;
     Ok(Next::Return(Action::await_change()))
-}
-
-/// The newest clean pod's log tail, if it can be read.
-async fn read_clean_log(ctx: &Context, namespace: &str, backup: &str) -> Option<String> {
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-    let selector = format!("{LABEL_BACKUP}={backup},{LABEL_COMPONENT}=clean");
-    let list = match pods.list(&ListParams::default().labels(&selector)).await {
-        Ok(list) => list,
-        Err(e) => {
-            warn!(backup, error = %e, "cannot list the clean pods");
-            return None;
-        }
-    };
-    let pod = PodView::newest(&list.items)?;
-    let params = LogParams {
-        container: Some(clean::CONTAINER.to_owned()),
-        tail_lines: Some(LOG_TAIL_LINES),
-        ..LogParams::default()
-    };
-    match pods.logs(&pod.name, &params).await {
-        Ok(log) => Some(log),
-        Err(e) => {
-            warn!(pod = %pod.name, error = %e, "cannot read the clean pod's log");
-            None
-        }
-    }
 }

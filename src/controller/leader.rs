@@ -1,27 +1,65 @@
 //! Leader election through a `coordination.k8s.io/v1` Lease, following client-go's
 //! protocol (holder identity, renew time, lease duration, transitions) with kube's
-//! `Api<Lease>`: only the holder reconciles. Expiry is judged by how long the Lease has
+//! `Api<Lease>`: only the holder reconciles ([`lead`] runs the Backup and BackupSchedule
+//! controllers while it holds the Lease). Expiry is judged by how long the Lease has
 //! gone *unchanged on this replica's clock* (client-go's "observed time"), so clock skew
 //! between replicas does not matter. Writes carry the resourceVersion read, so two
 //! replicas racing for an expired Lease cannot both win.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Context, backup, schedule};
+
+/// Which Lease, and who this replica is in it (flags of `reconcile`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct LeaseConfig {
+    /// Name of the leader-election Lease.
+    #[arg(
+        id = "lease_name",
+        long = "lease-name",
+        value_name = "LEASE_NAME",
+        env = "RECONCILER_LEASE_NAME",
+        default_value = "tidb-backup-reconciler"
+    )]
+    pub name: String,
+    /// Namespace of the Lease (normally the reconciler's own, from the downward API).
+    #[arg(
+        id = "lease_namespace",
+        long = "lease-namespace",
+        value_name = "LEASE_NAMESPACE",
+        env = "POD_NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
+    /// This replica's identity in the Lease (the pod name, from the downward API; default
+    /// the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    #[command(flatten)]
+    pub timing: LeaseTiming,
+}
 
 /// Timing of the election (Kubernetes components' defaults: 15 s, 10 s, 2 s).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct LeaseTiming {
-    /// How long a Lease that stopped changing stays valid for others.
+    /// How long a Lease that stopped being renewed stays valid.
+    #[arg(long, env = "RECONCILER_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
     /// How long the leader keeps reconciling without a successful renewal.
+    #[arg(long, env = "RECONCILER_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub renew_deadline: Duration,
-    /// How often to try to acquire or renew.
+    /// How often to try to acquire or renew the Lease.
+    #[arg(long, env = "RECONCILER_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
     pub retry_period: Duration,
 }
 
@@ -190,5 +228,84 @@ impl LeaderElector {
             .replace(&self.name, &PostParams::default(), &lease)
             .await
             .map(|_| ())
+    }
+}
+
+/// The Backup and BackupSchedule controllers side by side, until `stop` completes.
+pub async fn controllers(
+    ctx: Arc<Context>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    concurrency: u16,
+) {
+    let stop = stop.shared();
+    futures::join!(
+        backup::controller(ctx.clone(), stop.clone(), concurrency),
+        schedule::controller(ctx, stop, concurrency),
+    );
+}
+
+/// Runs the controllers while this replica holds the Lease; returns on `shutdown`.
+pub async fn lead(
+    ctx: Arc<Context>,
+    mut elector: LeaderElector,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let shutdown = shutdown.shared();
+    let timing = elector.timing().clone();
+    loop {
+        // Standby until the Lease is ours.
+        loop {
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "cannot read or write the leader Lease"),
+            }
+            tokio::select! {
+                () = shutdown.clone() => return,
+                () = tokio::time::sleep(timing.retry_period) => {}
+            }
+        }
+        info!("acquired the leader Lease: reconciling");
+        ctx.metrics.leader.set(1);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut controller = tokio::spawn(controllers(
+            ctx.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+            concurrency,
+        ));
+        let mut last_renewal = tokio::time::Instant::now();
+        let lost = loop {
+            tokio::select! {
+                () = shutdown.clone() => break false,
+                _ = &mut controller => break true,
+                () = tokio::time::sleep(timing.retry_period) => {}
+            }
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => last_renewal = tokio::time::Instant::now(),
+                Ok(false) => break true,
+                Err(e) => warn!(error = %e, "cannot renew the leader Lease"),
+            }
+            if last_renewal.elapsed() > timing.renew_deadline {
+                break true;
+            }
+        };
+        let _ = stop_tx.send(());
+        if tokio::time::timeout(Duration::from_secs(20), &mut controller)
+            .await
+            .is_err()
+        {
+            controller.abort();
+        }
+        ctx.metrics.leader.set(0);
+        if !lost {
+            if let Err(e) = elector.release().await {
+                warn!(error = %e, "cannot release the leader Lease");
+            }
+            return;
+        }
+        warn!("lost the leader Lease: standing by");
     }
 }

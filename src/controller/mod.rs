@@ -1,98 +1,80 @@
-//! `reconcile`: the Backup controller. A kube-runtime `Controller` over Backups that owns
-//! their Jobs (backup and clean) and watches the backup Jobs' pods (event-driven: progress needs no periodic
-//! resync), run only on the holder of a Lease, with `/livez`, `/readyz` and `/metrics`
-//! on the admin port. The decisions are in [`crate::reconcile`]; this module does IO.
+//! `reconcile`: the reconciler's IO around the pure decisions of [`crate::reconcile`].
 //!
-//! The BackupSchedule controller ([`schedule`]) runs next to [`backup_controller`] inside
-//! [`lead`], sharing the [`Context`], the Lease and the admin port.
+//! Rooms, each using only the ones listed after it:
+//!
+//! - [`run`]: the process (admin port, CRD probe, the Lease), and [`leader`]: the loop
+//!   that runs the controllers while this replica holds the Lease;
+//! - [`backup`]: the Backup controller (kube-runtime wiring and reconcile), then
+//!   [`clean`]: cleanPolicy when a Backup is deleted, then [`gc`]: holding and releasing
+//!   TiKV's GC life time, with [`tidb`] for its SQL;
+//! - [`schedule`]: the BackupSchedule controller;
+//! - [`effects`]: what the controllers do to the cluster (status, finalizers, conditions
+//!   and their Events, Jobs, pod logs) and [`cluster`]: reading the TidbCluster;
+//! - this module: what they all share (settings, errors, the per-process context), and
+//!   [`metrics`].
 
 pub mod backup;
 pub mod clean;
-pub mod guard;
+pub mod cluster;
+pub mod effects;
+pub mod gc;
 pub mod leader;
 pub mod metrics;
+pub mod run;
 pub mod schedule;
 pub mod tidb;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
-use prometheus_client::registry::Registry;
-use tracing::{error, info, warn};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt};
+use tracing::warn;
 
-use crate::api::Backup;
 use crate::reconcile::PlanError;
-use crate::reconcile::job::{LABEL_BACKUP, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY};
-use crate::server::admin::{self, Readiness};
-use crate::server::signal;
-use leader::{LeaderElector, LeaseTiming};
+use crate::reconcile::status;
 use metrics::Metrics;
 
-/// Settings of the reconciler process (the `reconcile` command's flags).
-#[derive(Clone, Debug)]
-pub struct ReconcilerConfig {
-    /// Plain-HTTP address of /livez, /readyz and /metrics.
-    pub admin_listen: SocketAddr,
-    /// Reconcile Backups of this namespace only (default: all namespaces).
-    pub namespace: Option<String>,
-    /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
-    pub br_image: String,
-    /// This project's image, run by clean Jobs (`runner clean`).
-    pub runner_image: String,
-    /// Name of the leader-election Lease.
-    pub lease_name: String,
-    /// Namespace of the Lease (normally the reconciler's own, from the downward API).
-    pub lease_namespace: String,
-    /// This replica's identity in the Lease (the pod name, from the downward API; default
-    /// the host name).
-    pub identity: Option<String>,
-    /// How long a Lease that stopped being renewed stays valid.
-    pub lease_duration: Duration,
-    /// How long the leader keeps reconciling without a successful renewal.
-    pub renew_deadline: Duration,
-    /// How often to try to acquire or renew the Lease.
-    pub retry_period: Duration,
-    /// Time limit for connecting to TiDB.
-    pub tidb_connect_timeout: Duration,
-    /// Backups reconciled at the same time.
-    pub concurrency: u16,
-    /// Time zone BackupSchedule crons are evaluated in (names and prefixes stay UTC).
-    pub timezone: TimeZone,
-}
+/// Image of clean Jobs unless `--runner-image` says otherwise: this release's own.
+pub const DEFAULT_RUNNER_IMAGE: &str = concat!("tidb-backup-webhook:", env!("CARGO_PKG_VERSION"));
 
-/// Settings the reconcile steps read.
-#[derive(Clone, Debug)]
+/// Settings the reconcile steps read (flags of `reconcile`, flattened into its command).
+#[derive(Clone, Debug, clap::Args)]
 pub struct Config {
+    /// BR image when neither `spec.toolImage` nor the TidbCluster's TiKV image decides it.
+    #[arg(
+        long = "br-image",
+        value_name = "BR_IMAGE",
+        env = "RECONCILER_BR_IMAGE",
+        default_value = crate::reconcile::job::DEFAULT_BR_IMAGE
+    )]
     pub default_br_image: String,
-    /// Image of clean Jobs (this project's).
+    /// This project's image, which clean Jobs run (`runner clean`); normally the image
+    /// the reconciler itself runs from.
+    #[arg(long, env = "RECONCILER_RUNNER_IMAGE", default_value = DEFAULT_RUNNER_IMAGE)]
     pub runner_image: String,
     /// `TZ` of the reconciler, passed on to BR as TiDB Operator does.
+    #[arg(skip = std::env::var("TZ").ok())]
     pub tz: Option<String>,
-    /// The watched namespace (`None`: all).
+    /// Reconcile Backups of this namespace only (default: all namespaces).
+    #[arg(long, env = "RECONCILER_NAMESPACE")]
     pub namespace: Option<String>,
+    /// Time limit for connecting to TiDB.
+    #[arg(long, env = "RECONCILER_TIDB_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub tidb_connect_timeout: Duration,
 }
 
-/// Errors of one reconcile.
+/// Errors of one reconcile. Each keeps what caused it; [`Error::reason`] (the condition
+/// reason) and [`Error::metric_label`] are derived from the variant and its source.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("cannot build the Job: {0}")]
-    Plan(PlanError),
+    Plan(#[source] PlanError),
     #[error("cannot read secret {secret}: {source}")]
     Secret {
         secret: String,
@@ -105,22 +87,16 @@ pub enum Error {
     Sql(#[from] tidb::SqlError),
     #[error(transparent)]
     Gc(#[from] crate::reconcile::gc::GcError),
-    #[error("cannot hold the GC life time: {0}")]
-    GcHold(String),
-    #[error("{0}")]
-    GcRestore(String),
-    #[error("{0}")]
-    JobConflict(String),
-}
-
-impl From<guard::GuardError<kube::Error>> for Error {
-    fn from(e: guard::GuardError<kube::Error>) -> Self {
-        match e {
-            guard::GuardError::Sql(e) => Self::Sql(e),
-            guard::GuardError::Plan(e) => Self::Gc(e),
-            guard::GuardError::Persist(e) => Self::Kube(e),
-        }
-    }
+    /// Holding the GC life time before the Job failed; the reason is the cause's.
+    #[error("cannot hold the GC life time: {source}")]
+    GcHold {
+        #[source]
+        source: Box<Error>,
+    },
+    #[error(transparent)]
+    GcRestore(#[from] RestoreError),
+    #[error(transparent)]
+    JobConflict(#[from] JobConflict),
 }
 
 impl Error {
@@ -133,7 +109,7 @@ impl Error {
             Self::MissingSecretKey { .. } => "KeyNotExist",
             Self::Sql(e) => e.reason(),
             Self::Gc(e) => e.reason(),
-            Self::GcHold(_) => "SetTikvGCLifeTimeFailed",
+            Self::GcHold { source } => source.reason(),
             Self::GcRestore(_) => "ResetTikvGCLifeTimeFailed",
             Self::JobConflict(_) => "JobConflict",
         }
@@ -147,11 +123,39 @@ impl Error {
             Self::Secret { .. } | Self::MissingSecretKey { .. } => "secret",
             Self::Sql(_) => "sql",
             Self::Gc(_) => "gc_value",
-            Self::GcHold(_) => "gc_hold",
+            Self::GcHold { .. } => "gc_hold",
             Self::GcRestore(_) => "gc_restore",
             Self::JobConflict(_) => "job_conflict",
         }
     }
+}
+
+/// A Job of the name a Backup's Job must have exists but belongs to something else (a
+/// deleted namesake whose Job is not garbage-collected yet): the one way it is worded,
+/// for the backup and the clean Job alike.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Job {namespace}/{job} exists but is not owned by this Backup (owner uid {}); waiting for it to be garbage-collected or deleted",
+    owner.as_deref().unwrap_or("none")
+)]
+pub struct JobConflict {
+    pub namespace: String,
+    pub job: String,
+    /// The uid of the Job's controller, if it has one.
+    pub owner: Option<String>,
+}
+
+/// The GC life time could not be restored when a Backup released it; the message names
+/// the SQL to run by hand.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::reconcile::gc::restore_failed_message(cluster, original, &source.to_string()))]
+pub struct RestoreError {
+    /// The cluster key (`namespace/name`).
+    pub cluster: String,
+    /// The value to restore.
+    pub original: String,
+    #[source]
+    pub source: Box<Error>,
 }
 
 /// What every reconcile shares.
@@ -215,277 +219,44 @@ impl Context {
             failures.remove(key);
         }
     }
+
+    /// Publishes an Event on the object (failures are logged: events are best effort).
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            // Events allow 1 kB of note.
+            note: Some(status::truncate(note, 1000)),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            warn!(object = %object.name_any(), reason, error = %e, "cannot publish an event");
+        }
+    }
+
+    /// Counts a status transition and publishes its Event.
+    pub async fn transition<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        condition: &str,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+    ) {
+        self.metrics.transition(condition);
+        self.event(object, type_, reason, note).await;
+    }
 }
 
 /// The delay before retry number `attempts` (1-based).
 pub fn backoff(attempts: u32) -> Duration {
     let exp = attempts.saturating_sub(1).min(6);
     Duration::from_secs(5 * (1u64 << exp)).min(Duration::from_secs(300))
-}
-
-/// Labels that select the reconciler's Jobs and their pods.
-pub fn job_selector() -> String {
-    format!("{LABEL_COMPONENT}=backup,{LABEL_MANAGED_BY}={MANAGED_BY}")
-}
-
-/// Labels that select every Job the reconciler owns: backup and clean Jobs.
-pub fn owned_job_selector() -> String {
-    format!("{LABEL_MANAGED_BY}={MANAGED_BY}")
-}
-
-/// Image of clean Jobs unless `--runner-image` says otherwise: this release's own.
-pub const DEFAULT_RUNNER_IMAGE: &str = concat!("tidb-backup-webhook:", env!("CARGO_PKG_VERSION"));
-
-/// The Backup controller: Backups, their Jobs (owned) and the Jobs' pods (by the
-/// `tidb.pingcap.com/backup` label). Runs until `stop` completes.
-pub async fn backup_controller(
-    ctx: Arc<Context>,
-    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-    concurrency: u16,
-) {
-    let client = ctx.client.clone();
-    let (backups, jobs, pods): (Api<Backup>, Api<Job>, Api<Pod>) = match &ctx.config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client, ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client),
-        ),
-    };
-    let selector = job_selector();
-    Controller::new(backups, watcher::Config::default())
-        .owns(
-            jobs,
-            watcher::Config::default().labels(&owned_job_selector()),
-        )
-        .watches(
-            pods,
-            watcher::Config::default().labels(&selector),
-            |pod: Pod| {
-                let namespace = pod.namespace();
-                pod.labels().get(LABEL_BACKUP).map(|name| {
-                    ObjectRef::<Backup>::new(name).within(namespace.as_deref().unwrap_or_default())
-                })
-            },
-        )
-        .with_config(ControllerConfig::default().concurrency(concurrency))
-        .graceful_shutdown_on(stop)
-        .run(backup::reconcile, backup::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                warn!(error = %e, "reconcile error");
-            }
-        })
-        .await;
-}
-
-/// The Backup and BackupSchedule controllers side by side, until `stop` completes.
-pub async fn controllers(
-    ctx: Arc<Context>,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-    concurrency: u16,
-) {
-    let stop = stop.shared();
-    futures::join!(
-        backup_controller(ctx.clone(), stop.clone(), concurrency),
-        schedule::controller(ctx, stop, concurrency),
-    );
-}
-
-/// Runs the controllers while this replica holds the Lease; returns on `shutdown`.
-pub async fn lead(
-    ctx: Arc<Context>,
-    mut elector: LeaderElector,
-    concurrency: u16,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let shutdown = shutdown.shared();
-    let timing = elector.timing().clone();
-    loop {
-        // Standby until the Lease is ours.
-        loop {
-            match elector.try_acquire_or_renew().await {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => warn!(error = %e, "cannot read or write the leader Lease"),
-            }
-            tokio::select! {
-                () = shutdown.clone() => return,
-                () = tokio::time::sleep(timing.retry_period) => {}
-            }
-        }
-        info!("acquired the leader Lease: reconciling");
-        ctx.metrics.leader.set(1);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut controller = tokio::spawn(controllers(
-            ctx.clone(),
-            async move {
-                let _ = stop_rx.await;
-            },
-            concurrency,
-        ));
-        let mut last_renewal = tokio::time::Instant::now();
-        let lost = loop {
-            tokio::select! {
-                () = shutdown.clone() => break false,
-                _ = &mut controller => break true,
-                () = tokio::time::sleep(timing.retry_period) => {}
-            }
-            match elector.try_acquire_or_renew().await {
-                Ok(true) => last_renewal = tokio::time::Instant::now(),
-                Ok(false) => break true,
-                Err(e) => warn!(error = %e, "cannot renew the leader Lease"),
-            }
-            if last_renewal.elapsed() > timing.renew_deadline {
-                break true;
-            }
-        };
-        let _ = stop_tx.send(());
-        if tokio::time::timeout(Duration::from_secs(20), &mut controller)
-            .await
-            .is_err()
-        {
-            controller.abort();
-        }
-        ctx.metrics.leader.set(0);
-        if !lost {
-            if let Err(e) = elector.release().await {
-                warn!(error = %e, "cannot release the leader Lease");
-            }
-            return;
-        }
-        warn!("lost the leader Lease: standing by");
-    }
-}
-
-/// `tidb-backup-webhook reconcile`, on its own runtime.
-pub fn run_blocking(args: ReconcilerConfig) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(error = %e, "the reconciler stopped");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs the reconciler until SIGTERM/SIGINT.
-pub async fn run(args: ReconcilerConfig) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let client = Client::try_default().await?;
-    let listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
-    serve(client, args, listener, async {
-        signal::terminated().await;
-        info!("shutting down");
-    })
-    .await
-}
-
-/// Runs the reconciler with `client`, its admin port on `listener`, until `shutdown`.
-pub async fn serve(
-    client: Client,
-    args: ReconcilerConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let metrics = Arc::new(Metrics::default());
-    let mut registry = Registry::default();
-    metrics.register(&mut registry);
-    let readiness = Readiness::new(&["backup CRD"]);
-    let (admin_stop_tx, admin_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "admin port listening");
-    }
-    let admin = tokio::spawn(admin::serve(
-        listener,
-        readiness.clone(),
-        Arc::new(registry),
-        async move {
-            let _ = admin_stop_rx.await;
-        },
-    ));
-
-    // The CRD must be installed before the controller can watch Backups.
-    let probe: Api<Backup> = Api::all(client.clone());
-    if let Err(e) = probe.list(&kube::api::ListParams::default().limit(1)).await {
-        let _ = admin_stop_tx.send(());
-        let _ = admin.await;
-        return Err(format!(
-            "cannot list Backups (is the backups.pingcap.com CRD installed, and may this service account list Backups?): {e}"
-        )
-        .into());
-    }
-    readiness.set("backup CRD", true);
-
-    let identity = args
-        .identity
-        .clone()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| format!("tidb-backup-reconciler-{}", std::process::id()));
-    let config = Config {
-        default_br_image: args.br_image.clone(),
-        runner_image: args.runner_image.clone(),
-        tz: std::env::var("TZ").ok(),
-        namespace: args.namespace.clone(),
-        tidb_connect_timeout: args.tidb_connect_timeout,
-    };
-    let reporter = Reporter {
-        controller: "tidb-backup-reconciler".to_owned(),
-        instance: Some(identity.clone()),
-    };
-    let mut ctx = Context::new(client.clone(), config, metrics, reporter);
-    ctx.timezone = args.timezone.clone();
-    let ctx = Arc::new(ctx);
-    let elector = LeaderElector::new(
-        Api::namespaced(client, &args.lease_namespace),
-        &args.lease_name,
-        &identity,
-        LeaseTiming {
-            lease_duration: args.lease_duration,
-            renew_deadline: args.renew_deadline,
-            retry_period: args.retry_period,
-        },
-    );
-    let draining = readiness.clone();
-    lead(ctx, elector, args.concurrency, async move {
-        shutdown.await;
-        draining.start_draining();
-    })
-    .await;
-    let _ = admin_stop_tx.send(());
-    let _ = admin.await;
-    Ok(())
-}
-
-/// Writes an object's whole status through the status subresource (server-side apply
-/// under the reconciler's field manager) and returns the stored object.
-pub async fn write_status<K>(
-    api: &Api<K>,
-    name: &str,
-    status: &impl serde::Serialize,
-) -> Result<K, kube::Error>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let body = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        name,
-        &kube::api::PatchParams::apply(crate::reconcile::FIELD_MANAGER).force(),
-        &kube::api::Patch::Apply(&body),
-    )
-    .await
 }

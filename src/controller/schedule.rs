@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, ListParams, Preconditions};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -19,9 +19,9 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
-use super::{Context, Error, write_status};
+use super::effects::{Created, create_or_adopt, failed_create, write_status};
+use super::{Context, Error};
 use crate::api::{Backup, BackupSchedule, BackupScheduleStatus};
-use crate::reconcile::FIELD_MANAGER;
 use crate::reconcile::schedule::{self, LABEL_SCHEDULE, Plan};
 
 /// Longest requeue: far ticks (`@yearly`) are re-checked hourly, which also bounds the
@@ -146,12 +146,8 @@ async fn execute(
             .as_ref()
             .map(|t| t.0.to_string())
             .unwrap_or_default();
-        let params = PostParams {
-            dry_run: false,
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-        };
-        match backups.create(&params, backup).await {
-            Ok(_) => {
+        match create_or_adopt(backups, backup).await {
+            Ok(Created::New) => {
                 ctx.metrics.scheduled.inc();
                 info!(schedule = %schedule.name_any(), backup = %backup_name, %tick, "created the scheduled Backup");
                 ctx.event(
@@ -163,16 +159,10 @@ async fn execute(
                 .await;
             }
             // An earlier attempt or another leader created it: the tick is done.
-            Err(kube::Error::Api(status)) if status.is_already_exists() => {}
+            Ok(Created::Existing) => {}
             Err(e) => {
-                ctx.event(
-                    schedule,
-                    EventType::Warning,
-                    "FailedCreate",
-                    &format!("cannot create Backup {namespace}/{backup_name}: {e}"),
-                )
-                .await;
-                return Err(e.into());
+                let what = format!("Backup {namespace}/{backup_name}");
+                return Err(failed_create(ctx, schedule, &what, e).await.into());
             }
         }
     }

@@ -7,8 +7,9 @@
 //! `iam.amazonaws.com/role` annotation, or for IRSA their `spec.serviceAccount`. Finished
 //! Backups do not count (they need no access any more, and would otherwise pin an old
 //! role). Two different declared values for one cluster are a conflict: nothing is
-//! injected and the user is warned. Everything here is pure; the declarations come from a
-//! watch cache ([`watch`]) or a fixed list.
+//! injected and the user is warned. Resolution and the pod decisions are pure; the
+//! declarations come from a watch cache ([`watch`]) or a fixed list, and only
+//! [`StaticConfig::load`] reads a file (`--config`, at start-up).
 
 pub mod backup;
 pub mod pod;
@@ -540,7 +541,7 @@ fn is_role_name_char(c: char) -> bool {
 }
 
 /// A full role ARN from an ARN or, with `--base-role-arn`, a bare role name.
-pub fn normalize_role(role: &str, base_role_arn: Option<&str>) -> Result<String, String> {
+fn normalize_role(role: &str, base_role_arn: Option<&str>) -> Result<String, String> {
     if role.starts_with("arn:") {
         check_role_arn(role)?;
         return Ok(role.to_owned());

@@ -13,13 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Choice, ClusterRef, IamResolver, Source};
+use crate::rules::labels::{LABEL_BACKUP, LABEL_COMPONENT, LABEL_INSTANCE};
 use crate::rules::vocab::IAM_ROLE_ANNOTATION;
-
-/// Labels TiDB Operator puts on TiKV pods.
-pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
-pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
-/// Label of backup and clean pods (TiDB Operator's Jobs and this project's).
-pub const LABEL_BACKUP: &str = "tidb.pingcap.com/backup";
 
 /// Audit annotation keys (the apiserver prefixes the webhook's name).
 pub const AUDIT_ROLE: &str = "iam-role-injected";

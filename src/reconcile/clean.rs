@@ -55,8 +55,8 @@ pub const CONTAINER: &str = "clean";
 /// Retries of the clean pod for transient failures (TiDB Operator's value).
 pub const BACKOFF_LIMIT: i32 = 6;
 /// Exit code of `runner clean` when it refuses (nothing would ever make it succeed):
-/// the Job fails at once instead of retrying.
-pub const EXIT_REFUSED: i32 = 2;
+/// the Job fails at once instead of retrying. It is the table's "unusable input".
+pub const EXIT_REFUSED: i32 = crate::exit::Exit::Usage.code() as i32;
 /// The runner's last line on failure starts with this (the reconciler quotes it).
 pub const FAILURE_PREFIX: &str = "clean failed: ";
 

@@ -19,13 +19,11 @@ use serde_json::Value;
 use super::PlanError;
 use super::argv::{self, CLUSTER_TLS_MOUNT, GCS_CREDENTIALS_MOUNT};
 use crate::api::Backup;
+use crate::rules::labels::{LABEL_BACKUP, LABEL_COMPONENT, LABEL_INSTANCE};
 use crate::rules::vocab::DEFAULT_SERVICE_ACCOUNT;
 
 pub const LABEL_NAME: &str = "app.kubernetes.io/name";
-pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
-pub const LABEL_BACKUP: &str = "tidb.pingcap.com/backup";
 /// TiDB Operator's value, kept so existing selectors and dashboards find the Jobs.
 pub const MANAGED_BY: &str = "backup-operator";
 /// Never copied to pods: it holds the whole manifest and means nothing there.

@@ -19,7 +19,7 @@
 //! released) before its data is deleted. A Backup holding the GC life time carries a
 //! finalizer of its own until it lets go ([`gc::plan_finalizer`]). The BackupSchedule
 //! planner is the sibling module [`schedule`], run by a second controller inside
-//! [`crate::controller::lead`].
+//! [`crate::controller::leader::lead`].
 
 pub mod argv;
 pub mod clean;

@@ -26,11 +26,12 @@ use kube::Resource;
 use kube::api::ObjectMeta;
 
 use super::argv::go_path_join;
-use super::job::{LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LAST_APPLIED_ANNOTATION};
+use super::job::{LABEL_MANAGED_BY, LABEL_NAME, LAST_APPLIED_ANNOTATION};
 use super::status::{self, upsert_condition};
 use crate::api::{Backup, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 use crate::rules::cron::{self, Schedule};
 use crate::rules::duration::GoDuration;
+use crate::rules::labels::LABEL_INSTANCE;
 use crate::rules::{Finding, default_schedule, validate_schedule};
 
 /// Label naming the schedule a Backup belongs to (`kubectl get bk -l …` in the guide).

@@ -15,7 +15,6 @@
 //! (already deleted keys count as deleted), and progress is logged per batch.
 
 use std::collections::HashSet;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -24,7 +23,8 @@ use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore};
 use tracing::{info, warn};
 
-use crate::reconcile::clean::{CleanRefusal, CleanTarget, EXIT_REFUSED, FAILURE_PREFIX};
+use crate::exit::Exit;
+use crate::reconcile::clean::{CleanRefusal, CleanTarget, FAILURE_PREFIX};
 
 /// Keys per DeleteObjects request (the S3 maximum).
 pub const BATCH: usize = 1000;
@@ -51,11 +51,19 @@ pub struct CleanConfig {
 /// Why a clean did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
-    /// Nothing would make it succeed (exit [`EXIT_REFUSED`]: the Job is not retried).
+    /// Nothing would make it succeed (exit [`crate::reconcile::clean::EXIT_REFUSED`]: the Job is not retried).
     #[error(transparent)]
     Refused(#[from] CleanRefusal),
     #[error("refusing to clean: {0}")]
-    Config(String),
+    Endpoint(#[from] EndpointError),
+    #[error("refusing to clean: prefix {prefix:?}: {source}")]
+    Prefix {
+        prefix: String,
+        #[source]
+        source: object_store::path::Error,
+    },
+    #[error("refusing to clean: cannot configure the S3 client: {0}")]
+    Client(#[source] object_store::Error),
     #[error("cannot list {url}: {source}")]
     List {
         url: String,
@@ -75,12 +83,20 @@ pub enum CleanError {
 }
 
 impl CleanError {
-    /// The process exit code: [`EXIT_REFUSED`] for refusals, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit status: unusable input for refusals (the Job fails at once instead of
+    /// retrying, see [`crate::reconcile::clean::EXIT_REFUSED`]), a failure otherwise.
+    pub fn exit(&self) -> Exit {
         match self {
-            Self::Refused(_) | Self::Config(_) => EXIT_REFUSED as u8,
-            _ => 1,
+            Self::Refused(_) | Self::Endpoint(_) | Self::Prefix { .. } | Self::Client(_) => {
+                Exit::Usage
+            }
+            Self::List { .. } | Self::Delete { .. } => Exit::Failure,
         }
+    }
+
+    /// [`CleanError::exit`] as the process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 }
 
@@ -93,10 +109,23 @@ pub struct Addressing {
     pub virtual_hosted: bool,
 }
 
+/// An endpoint the S3 client cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("endpoint {0:?} has no scheme (http:// or https://)")]
+    NoScheme(String),
+    #[error("endpoint {0:?} has no host")]
+    NoHost(String),
+}
+
 /// Addressing as TiDB Operator's clean does: virtual-hosted for `aws`, `alibaba` and
 /// `netease`, path style for every other provider (MinIO, Ceph, …). A virtual-hosted
 /// custom endpoint gets the bucket as its first host label.
-pub fn addressing(provider: &str, endpoint: &str, bucket: &str) -> Result<Addressing, String> {
+pub fn addressing(
+    provider: &str,
+    endpoint: &str,
+    bucket: &str,
+) -> Result<Addressing, EndpointError> {
     let virtual_hosted = matches!(provider, "aws" | "alibaba" | "netease");
     let endpoint = endpoint.trim().trim_end_matches('/');
     if endpoint.is_empty() {
@@ -107,9 +136,9 @@ pub fn addressing(provider: &str, endpoint: &str, bucket: &str) -> Result<Addres
     }
     let (scheme, rest) = endpoint
         .split_once("://")
-        .ok_or_else(|| format!("endpoint {endpoint:?} has no scheme (http:// or https://)"))?;
+        .ok_or_else(|| EndpointError::NoScheme(endpoint.to_owned()))?;
     if rest.is_empty() {
-        return Err(format!("endpoint {endpoint:?} has no host"));
+        return Err(EndpointError::NoHost(endpoint.to_owned()));
     }
     let endpoint = if virtual_hosted {
         format!("{scheme}://{bucket}.{rest}")
@@ -133,8 +162,7 @@ pub fn store_from(builder: AmazonS3Builder, config: &CleanConfig) -> Result<Amaz
     // reqwest has rustls without a provider and would panic without one; ring is the
     // process's only provider (a second install attempt is a harmless error).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let addressing = addressing(&config.provider, &config.endpoint, &config.bucket)
-        .map_err(CleanError::Config)?;
+    let addressing = addressing(&config.provider, &config.endpoint, &config.bucket)?;
     let region = if config.region.is_empty() {
         DEFAULT_REGION
     } else {
@@ -151,9 +179,7 @@ pub fn store_from(builder: AmazonS3Builder, config: &CleanConfig) -> Result<Amaz
             ClientOptions::new().with_allow_http(endpoint.starts_with("http://")),
         );
     }
-    builder
-        .build()
-        .map_err(|e| CleanError::Config(format!("cannot configure the S3 client: {e}")))
+    builder.build().map_err(CleanError::Client)
 }
 
 /// What a finished clean did.
@@ -176,8 +202,10 @@ pub async fn clean_with(
     config: &CleanConfig,
 ) -> Result<CleanReport, CleanError> {
     let target = CleanTarget::new(&config.bucket, &config.prefix)?;
-    let prefix = Path::parse(&target.prefix)
-        .map_err(|e| CleanError::Config(format!("prefix {:?}: {e}", target.prefix)))?;
+    let prefix = Path::parse(&target.prefix).map_err(|source| CleanError::Prefix {
+        prefix: target.prefix.clone(),
+        source,
+    })?;
     let store = store_from(builder, config)?;
     let url = target.url();
     info!(target = %url, "listing and deleting every object under the prefix");
@@ -263,32 +291,22 @@ async fn delete_batch(
     }
 }
 
-/// `runner clean` on its own runtime: exit 0 when done, [`EXIT_REFUSED`] when refused,
-/// 1 otherwise; the last line says why (`clean failed: …`).
-pub fn run_blocking(config: &CleanConfig) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("{FAILURE_PREFIX}cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(clean(config)) {
+/// `runner clean`: cleans, prints the outcome (on failure the last line says why and
+/// starts with `clean failed: `, which the reconciler quotes) and returns the status:
+/// success when done, unusable input when refused, a failure otherwise.
+pub async fn run(config: &CleanConfig) -> Exit {
+    match clean(config).await {
         Ok(report) => {
             println!(
                 "deleted {} objects under {}",
                 report.deleted,
                 report.target.url()
             );
-            ExitCode::SUCCESS
+            Exit::Success
         }
         Err(e) => {
             eprintln!("{FAILURE_PREFIX}{e}");
-            ExitCode::from(e.exit_code())
+            e.exit()
         }
     }
 }

@@ -74,6 +74,23 @@ impl Route {
     }
 }
 
+/// Counts a review in flight until dropped, however it ends: hyper drops the handler's
+/// future when the client goes away mid-review, which would skip a decrement by hand.
+struct InFlight<'a>(&'a Gauge);
+
+impl<'a> InFlight<'a> {
+    fn start(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// The review routes; anything else is 404 (or 405 for other methods), as JSON.
 pub fn router(admission: Admission, metrics: WebhookMetrics, limits: &Limits) -> Router {
     let state = Arc::new(WebhookState {
@@ -122,7 +139,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 async fn review(state: Arc<WebhookState>, route: Arc<Route>, request: Request) -> Response {
     let started = Instant::now();
     let endpoint = route.endpoint;
-    route.in_flight.inc();
+    let in_flight = InFlight::start(&route.in_flight);
     let span = tracing::info_span!(
         "review",
         webhook = endpoint.path(),
@@ -139,7 +156,7 @@ async fn review(state: Arc<WebhookState>, route: Arc<Route>, request: Request) -
     let (response, summary) = answer(&state, endpoint, request)
         .instrument(span.clone())
         .await;
-    route.in_flight.dec();
+    drop(in_flight);
     let summary = summary.unwrap_or_else(|| Summary {
         code: response.status().as_u16(),
         ..Default::default()
@@ -339,5 +356,23 @@ mod tests {
             HeaderValue::from_static("application/yaml"),
         );
         assert!(!is_json(&headers));
+    }
+
+    /// A review whose future is dropped mid-way (the client went away) leaves the gauge
+    /// where it was.
+    #[test]
+    fn in_flight_is_counted_down_when_a_review_is_cancelled() {
+        let gauge = Gauge::default();
+        let review = async {
+            let _in_flight = InFlight::start(&gauge);
+            std::future::pending::<()>().await;
+        };
+        let mut review = Box::pin(review);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(review.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(gauge.get(), 1);
+        drop(review);
+        assert_eq!(gauge.get(), 0);
     }
 }

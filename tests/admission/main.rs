@@ -1,5 +1,7 @@
 //! Admission decisions without a network: reviews in, answers out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod fuzz;
 mod fuzz_corpus;
 mod ratchet;

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Mutex;
 
 use tidb_backup_webhook::api::GcLifeTimeStatus;
-use tidb_backup_webhook::controller::guard::{hold, release};
+use tidb_backup_webhook::controller::gc::{hold, release};
 use tidb_backup_webhook::controller::tidb::{GcLifeTime, SqlError, TlsMaterial};
 use tidb_backup_webhook::reconcile::gc::ReleasePlan;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::LeaseSpec;
 use kube::Api;
 use serde_json::{Value, json};
-use tidb_backup_webhook::controller::leader::{Decision, LeaderElector, LeaseTiming, decide};
+use tidb_backup_webhook::controller::Context;
+use tidb_backup_webhook::controller::leader::{Decision, LeaderElector, LeaseTiming, decide, lead};
 use tidb_backup_webhook::controller::metrics::Metrics;
-use tidb_backup_webhook::controller::{Context, lead};
 use tokio::sync::oneshot;
 
 use super::fake_apiserver::FakeApiServer;

@@ -3,6 +3,8 @@
 //! cleanPolicy (finalizer, clean Job, terminating namespace), the GC-lifetime finalizer
 //! and the BackupSchedule reconcile against the same fake.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod clean;
 mod fake_apiserver;
 mod gc;

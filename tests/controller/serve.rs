@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use tidb_backup_webhook::controller::{ReconcilerConfig, serve};
+use tidb_backup_webhook::controller::Config;
+use tidb_backup_webhook::controller::leader::{LeaseConfig, LeaseTiming};
+use tidb_backup_webhook::controller::run::{ReconcilerConfig, serve};
 use tidb_backup_webhook::reconcile::job::DEFAULT_BR_IMAGE;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,16 +18,23 @@ use super::fake_apiserver::FakeApiServer;
 fn args() -> ReconcilerConfig {
     ReconcilerConfig {
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
-        namespace: None,
-        br_image: DEFAULT_BR_IMAGE.into(),
-        runner_image: "tidb-backup-webhook:test".into(),
-        lease_name: "tidb-backup-reconciler".into(),
-        lease_namespace: "tidb-admin".into(),
-        identity: Some("reconciler-0".into()),
-        lease_duration: Duration::from_secs(3),
-        renew_deadline: Duration::from_secs(2),
-        retry_period: Duration::from_millis(100),
-        tidb_connect_timeout: Duration::from_secs(5),
+        reconcile: Config {
+            default_br_image: DEFAULT_BR_IMAGE.into(),
+            runner_image: "tidb-backup-webhook:test".into(),
+            tz: None,
+            namespace: None,
+            tidb_connect_timeout: Duration::from_secs(5),
+        },
+        lease: LeaseConfig {
+            name: "tidb-backup-reconciler".into(),
+            namespace: "tidb-admin".into(),
+            identity: Some("reconciler-0".into()),
+            timing: LeaseTiming {
+                lease_duration: Duration::from_secs(3),
+                renew_deadline: Duration::from_secs(2),
+                retry_period: Duration::from_millis(100),
+            },
+        },
         concurrency: 2,
         timezone: jiff::tz::TimeZone::UTC,
     }

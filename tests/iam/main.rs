@@ -1,5 +1,7 @@
 //! IAM identity injection: configuration, resolution, pod decisions, Backups.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod admission;
 mod watch;
 

@@ -436,7 +436,7 @@ fn addressing_follows_the_provider() {
         );
     }
     assert_eq!(
-        addressing("ceph", "minio:9000", "b"),
+        addressing("ceph", "minio:9000", "b").map_err(|e| e.to_string()),
         Err("endpoint \"minio:9000\" has no scheme (http:// or https://)".into())
     );
 }

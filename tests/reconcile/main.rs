@@ -3,6 +3,8 @@
 //! decisions, the next-step planner, cleanPolicy planning, the BackupSchedule planner, and
 //! the `explain` command.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod argv;
 mod clean;
 mod explain;

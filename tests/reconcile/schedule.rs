@@ -316,6 +316,36 @@ fn an_invalid_cron_marks_the_schedule_invalid_and_does_nothing() {
     assert_eq!(plan.status.next_backup_time, None);
 }
 
+/// A cron robfig's `Next` stops finding (`*/31` carries the star bit, so this is
+/// "1 January, and a Tuesday", 2030 and then 2036) is `Invalid` like an unparsable one:
+/// the planner and the validator agree.
+#[test]
+fn a_cron_that_stops_firing_marks_the_schedule_invalid() {
+    let mut bs = schedule();
+    bs.spec.schedule = "0 0 */31 1 2".into();
+    let plan = plan(&bs, &[], ts("2030-01-01T00:00:30Z"), &TimeZone::UTC);
+    assert_eq!((&plan.create, plan.requeue_at), (&None, None));
+    let invalid = condition(&plan, "Invalid");
+    assert_eq!(
+        (invalid.status.as_str(), invalid.reason.as_str()),
+        ("True", "InvalidSpec")
+    );
+    assert!(
+        invalid.message.starts_with(
+            "spec.schedule: cron schedule \"0 0 */31 1 2\" never fires: it fires only on days that match both day-of-month and day-of-week, and after 2030 the next such day is in 2036"
+        ),
+        "{}",
+        invalid.message
+    );
+    assert_eq!(plan.status.next_backup_time, None);
+    // robfig's own answer from the last tick: nothing within its five years.
+    let cron = parse_standard(&bs.spec.schedule).expect("parses");
+    assert_eq!(
+        next_tick(&cron, ts("2030-01-01T00:00:00Z"), &TimeZone::UTC),
+        None
+    );
+}
+
 /// TiDB Operator's `TestBuildBackup`: Dumpling mode takes the schedule's PVC size or
 /// 100Gi; BR mode copies `br` and needs no PVC.
 #[test]

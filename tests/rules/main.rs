@@ -1,5 +1,7 @@
 //! Rule core: defaulting, validation and UPDATE semantics of Backup and BackupSchedule.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod defaults;
 mod modes;
 mod properties;

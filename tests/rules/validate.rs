@@ -821,3 +821,32 @@ fn schedule_rules() {
         )]
     );
 }
+
+/// robfig/cron v1.1.0 gives a `*` or `?` with a step the star bit, which AND-s
+/// day-of-month and day-of-week, and its `Next` searches five years: TiDB Operator would
+/// run `0 0 */31 1 2` ("1 January, and a Tuesday") in 2030 and never again.
+#[test]
+fn schedules_robfig_stops_finding_are_rejected() {
+    let mut s = schedule(SEED_SCHEDULE);
+    s.spec.schedule = "0 0 */31 1 2".into();
+    assert_eq!(
+        errors(&validate_schedule(&s)),
+        vec![(
+            "spec.schedule".into(),
+            r#"cron schedule "0 0 */31 1 2" never fires: it fires only on days that match both day-of-month and day-of-week, and after 2030 the next such day is in 2036, beyond the 5 years robfig/cron's Next searches, so TiDB Operator would stop scheduling backups; robfig/cron v1 AND-s the two fields because day-of-month is written with "*" or "?" and a step: list the days without "*" (e.g. "1" instead of "*/31") to fire on the days of either field, or restrict only one of the two"#.into()
+        )]
+    );
+    // Without the star the fields are OR-ed: 1 January or any Tuesday in January.
+    for ok in ["0 0 1 1 2", "0 0 1-31/31 1 2", "0 0 */31 1 2,3"] {
+        s.spec.schedule = ok.into();
+        assert_eq!(errors(&validate_schedule(&s)), vec![], "{ok}");
+    }
+    s.spec.schedule = "0 0 , * *".into();
+    assert_eq!(
+        errors(&validate_schedule(&s)),
+        vec![(
+            "spec.schedule".into(),
+            r#"cron schedule "0 0 , * *" never fires: the day-of-month field allows no value; list at least one"#.into()
+        )]
+    );
+}

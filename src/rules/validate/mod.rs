@@ -136,12 +136,10 @@ fn check_schedule(schedule: &str, f: &mut Findings) {
             f.error(PATH, format!("invalid cron schedule: {err}; {hint}"));
         }
         Ok(parsed) => {
-            if parsed.never_fires() {
+            if let Some(why) = parsed.silence() {
                 f.error(
                     PATH,
-                    format!(
-                        "cron schedule {schedule:?} never fires: no month has that day; check the day-of-month and month fields"
-                    ),
+                    format!("cron schedule {schedule:?} never fires: {why}"),
                 );
             }
             if let cron::Schedule::Every { .. } = parsed
