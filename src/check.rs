@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::api::decode::{self, Decoded, Object};
+use crate::exit::Exit;
 use crate::rules::go_quote::{escape_unprintable, quote_if_needed};
 use crate::rules::unknown::unknown_field;
 use crate::rules::{
@@ -193,18 +194,18 @@ pub fn run(files: &[String], output: Option<OutputFormat>, strict: bool) -> Exit
         checked_count - invalid
     );
     if unreadable {
-        return ExitCode::from(2);
+        return Exit::Usage.into();
     }
     if let Some(format) = output
         && let Err(e) = print_objects(&printed, format)
     {
         let _ = writeln!(err, "cannot print objects: {e}");
-        return ExitCode::from(2);
+        return Exit::Failure.into();
     }
     if invalid == 0 {
-        ExitCode::SUCCESS
+        Exit::Success.into()
     } else {
-        ExitCode::from(1)
+        Exit::Failure.into()
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `rejected/`: genuinely broken; each `# expect-error:` path is reported as an error.
 //! - `skipped/`: not this project's kinds; `check` skips them and says so.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -259,7 +259,7 @@ fn cases_and_seed() -> (u32, [u8; 32]) {
     let seed: u64 = std::env::var("FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x7_1db_bac0);
+        .unwrap_or(0x71db_bac0);
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     eprintln!("fuzzing {cases} cases with FUZZ_SEED={seed}");
