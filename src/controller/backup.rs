@@ -577,8 +577,17 @@ fn secret_key(secret: &Secret, key: &str) -> Option<String> {
     secret_bytes(secret, key).and_then(|b| String::from_utf8(b).ok())
 }
 
-/// Releases the GC life time if this Backup holds it (serialised per cluster).
+/// Releases the GC life time if this Backup holds it (serialised per cluster); every
+/// failed restore is counted, whichever path tried it.
 pub(super) async fn release_gc(backup: &Backup, ctx: &Context) -> GcRelease {
+    let release = Box::pin(try_release_gc(backup, ctx)).await;
+    if matches!(release, GcRelease::RestoreFailed(_)) {
+        ctx.metrics.gc_restore_failures.inc();
+    }
+    release
+}
+
+async fn try_release_gc(backup: &Backup, ctx: &Context) -> GcRelease {
     let Some(own) = backup
         .status
         .as_ref()

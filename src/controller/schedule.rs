@@ -153,6 +153,7 @@ async fn execute(
         match backups.create(&params, backup).await {
             Ok(_) => {
                 ctx.metrics.scheduled.inc();
+                ctx.metrics.missed_ticks.inc_by(plan.missed_ticks);
                 info!(schedule = %schedule.name_any(), backup = %backup_name, %tick, "created the scheduled Backup");
                 ctx.event(
                     schedule,
