@@ -4,6 +4,7 @@
 CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
 IMAGE ?= tidb-backup-webhook:0.1.0
+CHART := charts/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
 .PHONY: all build run test lint fmt unit crds manifests certs image bench clean
@@ -44,13 +45,24 @@ endif
 fmt:
 	$(CARGO) fmt --all
 
-## crds: regenerate manifests/crds from the types (a test fails when they drift)
+## crds: regenerate manifests/crds from the types, and the chart's copy (a test fails
+## when they drift)
 crds:
 	$(CARGO) run --locked --quiet -- crds --out-dir manifests/crds
+	cp manifests/crds/backups.pingcap.com.yaml manifests/crds/backupschedules.pingcap.com.yaml $(CHART)/files/crds/
 
-## manifests: regenerate manifests/webhook/webhook-configurations.yaml (a test fails on drift)
+## manifests: regenerate manifests/webhook/webhook-configurations.yaml, the PrometheusRule
+## from manifests/monitoring/alerts.yaml, and the chart's copies of the webhook
+## configurations, the rules and the dashboard (a test fails on drift)
 manifests:
 	$(CARGO) run --locked --quiet -- manifests > manifests/webhook/webhook-configurations.yaml
+	{ printf '%s\n' '# Generated from alerts.yaml by `make manifests`; do not edit by hand.' \
+	    'apiVersion: monitoring.coreos.com/v1' 'kind: PrometheusRule' 'metadata:' \
+	    '  name: tidb-backup-webhook' '  namespace: tidb-admin' 'spec:'; \
+	  sed -n '/^groups:/,$$p' manifests/monitoring/alerts.yaml | sed -e 's/^/  /' -e 's/^ *$$//'; \
+	} > manifests/monitoring/prometheusrule.yaml
+	cp manifests/webhook/webhook-configurations.yaml manifests/monitoring/alerts.yaml \
+	  manifests/monitoring/dashboard.json $(CHART)/files/
 
 ## image: the container image (needs a Docker engine)
 image:

@@ -4,7 +4,7 @@
 //! checked with the real `promtool` and against the metrics the servers export
 //! (`monitoring`).
 
-
+mod chart;
 mod monitoring;
 
 use std::io::{BufRead, BufReader, Read, Write};
