@@ -1,5 +1,6 @@
 # The README's two set-up commands are `make run` and `make test`; both work on a fresh
-# machine with only the Rust toolchain (everything else is installed here, idempotently).
+# machine with the Rust toolchain (`make test` also needs Go, for helm and promtool);
+# everything else is installed here, idempotently.
 
 CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
@@ -25,7 +26,8 @@ run: build
 ## test: lints, then every test
 test: test-deps lint unit
 
-## test-deps: what the tests need besides Rust (MariaDB for the GC-lifetime tests), if missing
+## test-deps: what the tests need besides Rust, if missing: MariaDB for the GC-lifetime
+## tests, kubernetes-validate, helm and promtool (built from tools/ into .tools/bin)
 .PHONY: test-deps
 test-deps:
 	scripts/test-deps.sh
