@@ -1,9 +1,11 @@
 # The README's two set-up commands are `make run` and `make test`; both work on a fresh
-# machine with only the Rust toolchain (everything else is installed here, idempotently).
+# machine with the Rust toolchain (`make test` also needs Go, for helm and promtool);
+# everything else is installed here, idempotently.
 
 CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
 IMAGE ?= tidb-backup-webhook:0.1.0
+CHART := charts/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
 .PHONY: all build run test lint fmt unit crds manifests certs image bench clean
@@ -24,7 +26,8 @@ run: build
 ## test: lints, then every test
 test: test-deps lint unit
 
-## test-deps: what the tests need besides Rust (MariaDB for the GC-lifetime tests), if missing
+## test-deps: what the tests need besides Rust, if missing: MariaDB for the GC-lifetime
+## tests, kubernetes-validate, helm and promtool (built from tools/ into .tools/bin)
 .PHONY: test-deps
 test-deps:
 	scripts/test-deps.sh
@@ -44,13 +47,24 @@ endif
 fmt:
 	$(CARGO) fmt --all
 
-## crds: regenerate manifests/crds from the types (a test fails when they drift)
+## crds: regenerate manifests/crds from the types, and the chart's copy (a test fails
+## when they drift)
 crds:
 	$(CARGO) run --locked --quiet -- crds --out-dir manifests/crds
+	cp manifests/crds/backups.pingcap.com.yaml manifests/crds/backupschedules.pingcap.com.yaml $(CHART)/files/crds/
 
-## manifests: regenerate manifests/webhook/webhook-configurations.yaml (a test fails on drift)
+## manifests: regenerate manifests/webhook/webhook-configurations.yaml, the PrometheusRule
+## from manifests/monitoring/alerts.yaml, and the chart's copies of the webhook
+## configurations, the rules and the dashboard (a test fails on drift)
 manifests:
 	$(CARGO) run --locked --quiet -- manifests > manifests/webhook/webhook-configurations.yaml
+	{ printf '%s\n' '# Generated from alerts.yaml by `make manifests`; do not edit by hand.' \
+	    'apiVersion: monitoring.coreos.com/v1' 'kind: PrometheusRule' 'metadata:' \
+	    '  name: tidb-backup-webhook' '  namespace: tidb-admin' 'spec:'; \
+	  sed -n '/^groups:/,$$p' manifests/monitoring/alerts.yaml | sed -e 's/^/  /' -e 's/^ *$$//'; \
+	} > manifests/monitoring/prometheusrule.yaml
+	cp manifests/webhook/webhook-configurations.yaml manifests/monitoring/alerts.yaml \
+	  manifests/monitoring/dashboard.json $(CHART)/files/
 
 ## image: the container image (needs a Docker engine)
 image:

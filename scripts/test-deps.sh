@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, only when it is missing:
 # MariaDB, the real MySQL-protocol server the GC-lifetime tests start on loopback, and
-# kubernetes-validate for the manifests.
+# kubernetes-validate for the manifests; helm and promtool, built from their Go modules
+# under tools/ into .tools/bin.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -24,3 +25,77 @@ if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
     echo "test-deps: installing kubernetes-validate" >&2
     python3 -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0
 fi
+
+# --- Go tools, each built from a small module of its own under tools/ ---------------
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools_bin="$root/.tools/bin"
+# The same for every tool, so that the packages they share are compiled once.
+go_build_flags=(-buildvcs=false -trimpath -gcflags=all=-dwarf=false)
+
+# The version a module's go.mod requires of a dependency (read from the file: no network).
+go_mod_version() {
+    awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) { v = ($1 == m) ? $2 : $3 } END { print v }' "$root/$1/go.mod"
+}
+
+# build_go_tool <module-dir> <binary>...
+# Builds each binary from the `tool` line of <module-dir>/go.mod whose package ends in
+# /<binary>, into .tools/bin: static (CGO off), -trimpath, without DWARF or symbol tables
+# (shorter compiles and links on a 2-core machine). GO_TOOL_TAGS and GO_TOOL_LDFLAGS (e.g.
+# the version -X flags) are passed on. Every tool is compiled with go_build_flags, so the
+# packages they share (Kubernetes' client libraries) are compiled once into the Go build
+# cache. Skipped when every binary exists and a stamp shows it was built from the same
+# go.mod, go.sum, flags and Go version.
+build_go_tool() {
+    local dir=$1
+    shift
+    local module="$root/$dir"
+    if ! command -v go >/dev/null 2>&1; then
+        echo "test-deps: the Go toolchain (go) is needed to build $* from $dir" >&2
+        exit 1
+    fi
+    local stamp="$root/.tools/stamps/${dir//\//_}"
+    local key
+    key=$({
+        cat "$module/go.mod" "$module/go.sum"
+        printf '%s\n' "$*" "${go_build_flags[*]}" "${GO_TOOL_TAGS:-}" "${GO_TOOL_LDFLAGS:-}" "$(go env GOVERSION)"
+    } | sha256sum | cut -d' ' -f1)
+    local binary built=1
+    for binary in "$@"; do [ -x "$tools_bin/$binary" ] || built=0; done
+    if [ "$built" = 1 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+        return 0
+    fi
+    local packages=() package
+    for binary in "$@"; do
+        package=$(awk -v b="$binary" '
+            /^tool \(/ { block = 1; next }
+            block && /^\)/ { block = 0; next }
+            { p = block ? $1 : ($1 == "tool" ? $2 : "") }
+            p != "" && p ~ ("/" b "$") { print p }' "$module/go.mod")
+        if [ -z "$package" ]; then
+            echo "test-deps: $dir/go.mod has no tool line for $binary (go get -tool PACKAGE@VERSION)" >&2
+            exit 1
+        fi
+        packages+=("$package")
+    done
+    echo "test-deps: building $* from $dir (once per go.mod/go.sum change; minutes when cold)" >&2
+    mkdir -p "$tools_bin" "$(dirname "$stamp")"
+    rm -f "$stamp"
+    local start=$SECONDS
+    (cd "$module" && CGO_ENABLED=0 go build "${go_build_flags[@]}" -tags "${GO_TOOL_TAGS:-}" \
+        -ldflags "-s -w ${GO_TOOL_LDFLAGS:-}" -o "$tools_bin/" "${packages[@]}")
+    echo "$key" >"$stamp"
+    echo "test-deps: built $* in $((SECONDS - start)) s" >&2
+}
+
+# helm: `helm lint` and `helm template` of charts/tidb-backup-webhook.
+helm_version=$(go_mod_version tools/helm helm.sh/helm/v4)
+GO_TOOL_LDFLAGS="-X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+    build_go_tool tools/helm helm
+
+# promtool: `promtool check rules` and `promtool test rules` of manifests/monitoring.
+prometheus_module=$(go_mod_version tools/promtool github.com/prometheus/prometheus)
+# Module v0.316.0 is Prometheus 3.16.0.
+prometheus_version=$(echo "$prometheus_module" | sed -E 's/^v0\.([0-9]+)([0-9]{2})\.([0-9]+)$/\1.\2.\3/; s/\.0([0-9])\./.\1./')
+GO_TOOL_TAGS=remove_all_sd \
+GO_TOOL_LDFLAGS="-X github.com/prometheus/common/version.Version=$prometheus_version -X github.com/prometheus/common/version.Revision=$prometheus_module -X github.com/prometheus/common/version.Branch=module" \
+    build_go_tool tools/promtool promtool

@@ -1,5 +1,6 @@
 //! The README's commands can be followed verbatim: every `tidb-backup-webhook` sub-command
-//! and flag exists, every `make` target exists, every repository path exists.
+//! and flag exists, every `make` target exists, every repository path exists, every value a
+//! `helm` command sets is one of the chart's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -106,7 +107,7 @@ fn check_binary(words: &[String]) -> Result<(), String> {
 }
 
 fn check_path(word: &str) -> Result<(), String> {
-    let shipped = ["manifests/", "benches/"];
+    let shipped = ["manifests/", "benches/", "charts/"];
     if shipped.iter().any(|p| word.starts_with(p))
         && !word.contains('*')
         && !Path::new(ROOT).join(word).exists()
@@ -130,6 +131,31 @@ fn check_make(words: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `helm` commands: shipped paths exist and every `--set`/`--set-file` key is a value of
+/// the chart (values.yaml).
+fn check_helm(words: &[String]) -> Result<(), String> {
+    let text =
+        std::fs::read_to_string(Path::new(ROOT).join("charts/tidb-backup-webhook/values.yaml"))
+            .map_err(|e| e.to_string())?;
+    let values: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| e.to_string())?;
+    let mut words = words.iter().skip(1);
+    while let Some(word) = words.next() {
+        check_path(word)?;
+        if word == "--set" || word == "--set-file" {
+            let assignment = words.next().ok_or("--set without a value")?;
+            let key = assignment.split('=').next().unwrap_or_default();
+            let mut at = &values;
+            for part in key.split('.') {
+                let name = part.split('[').next().unwrap_or_default();
+                at = at
+                    .get(name)
+                    .ok_or_else(|| format!("{word} {key}: the chart has no value {name:?}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn readme_commands_exist() {
     let commands = commands();
@@ -140,6 +166,7 @@ fn readme_commands_exist() {
         let result = match words.first().map(String::as_str) {
             Some("tidb-backup-webhook") => check_binary(&words),
             Some("make") => check_make(&words),
+            Some("helm") => check_helm(&words),
             Some("kubectl") | Some("curl") => words.iter().try_for_each(|w| check_path(w)),
             _ => continue,
         };
@@ -168,4 +195,17 @@ fn the_checker_catches_mistakes() {
     assert!(check_make(&words("make certs IMAGE=x")).is_ok());
     assert!(check_make(&words("make deploy")).is_err());
     assert_eq!(words(r#"a "b c" 'd e' f"#), ["a", "b c", "d e", "f"]);
+    assert!(
+        check_helm(&words(
+            "helm install x charts/tidb-backup-webhook --set crds.install=true"
+        ))
+        .is_ok()
+    );
+    assert_eq!(
+        check_helm(&words(
+            "helm install x charts/tidb-backup-webhook --set crd.install=true"
+        )),
+        Err("--set crd.install: the chart has no value \"crd\"".to_owned())
+    );
+    assert!(check_helm(&words("helm install x charts/nope")).is_err());
 }

@@ -346,7 +346,8 @@ fn secret_key(secret: &Secret, key: &str) -> Option<String> {
 }
 
 /// Releases the GC life time if this Backup holds it (serialised per cluster): the new
-/// record, or `None` when it held nothing.
+/// record, or `None` when it held nothing. Every failed restore is counted, whichever path
+/// tried it.
 pub async fn release_for_backup(
     backup: &Backup,
     ctx: &Context,
@@ -372,11 +373,14 @@ pub async fn release_for_backup(
     .await;
     match released {
         Ok((_, record)) => Ok(Some(record)),
-        Err(cause) => Err(RestoreError {
+        Err(cause) => {
+            ctx.metrics.gc_restore_failures.inc();
+            Err(RestoreError {
             cluster: own.cluster.clone(),
             original: own.original.clone(),
             source: Box::new(cause),
-        }),
+            })
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Reconciler metrics, registered under the `tidb_backup_reconcile` prefix: runs,
-//! failures by error kind, duration, status transitions, leadership, and the Backups
-//! schedules create and expire.
+//! failures by error kind, duration, status transitions, leadership, the Backups
+//! schedules create and expire and the ticks they miss, and failed GC life time restores.
 
 use std::time::Instant;
 
@@ -10,6 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::api::condition;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
@@ -36,19 +38,40 @@ pub struct Metrics {
     pub scheduled: Counter,
     /// Backups deleted by BackupSchedule retention.
     pub expired: Counter,
+    /// Schedule ticks that got no Backup of their own (see `schedule::Plan::missed_ticks`).
+    pub missed_ticks: Counter,
+    /// Attempts to restore a cluster's raised GC life time that failed: after a backup,
+    /// on retry, or for a Backup deleted while holding it (which is not retried).
+    pub gc_restore_failures: Counter,
 }
+
+/// Conditions the alert rules count: exported at 0 from start-up, because `increase()`
+/// sees nothing in a series that first appears at 1 (a process's first failed Backup).
+const ALERTED_CONDITIONS: [&str; 3] = [
+    condition::FAILED,
+    condition::INVALID,
+    condition::CLEAN_FAILED,
+];
 
 impl Default for Metrics {
     fn default() -> Self {
+        let transitions = Family::<TransitionLabels, Counter>::default();
+        for condition in ALERTED_CONDITIONS {
+            drop(transitions.get_or_create(&TransitionLabels {
+                condition: condition.to_owned(),
+            }));
+        }
         Self {
             runs: Counter::default(),
             failures: Family::default(),
             // 1 ms … ~16 s: a reconcile is a few API calls, plus SQL when the GC is held.
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
-            transitions: Family::default(),
+            transitions,
             leader: Gauge::default(),
             scheduled: Counter::default(),
             expired: Counter::default(),
+            missed_ticks: Counter::default(),
+            gc_restore_failures: Counter::default(),
         }
     }
 }
@@ -87,6 +110,16 @@ impl Metrics {
             "expired_backups",
             "Backups deleted by BackupSchedule retention",
             self.expired.clone(),
+        );
+        sub.register(
+            "missed_ticks",
+            "BackupSchedule ticks that got no Backup of their own (collapsed into a later tick's)",
+            self.missed_ticks.clone(),
+        );
+        sub.register(
+            "gc_restore_failures",
+            "Failed attempts to restore a TiDB cluster's tikv_gc_life_time after a backup",
+            self.gc_restore_failures.clone(),
         );
     }
 

@@ -149,6 +149,7 @@ async fn execute(
         match create_or_adopt(backups, backup).await {
             Ok(Created::New) => {
                 ctx.metrics.scheduled.inc();
+                ctx.metrics.missed_ticks.inc_by(plan.missed_ticks);
                 info!(schedule = %schedule.name_any(), backup = %backup_name, %tick, "created the scheduled Backup");
                 ctx.event(
                     schedule,

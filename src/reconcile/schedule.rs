@@ -358,7 +358,15 @@ pub struct Plan {
     /// When to look again: the next fire time or the next expiry, whichever is first;
     /// `None` waits for a change (an invalid spec, or a paused one with nothing to expire).
     pub requeue_at: Option<Timestamp>,
+    /// Ticks before the one `create` is for that got no Backup of their own (the
+    /// reconciler was down, or an earlier Backup still ran), at most
+    /// [`MAX_COUNTED_MISSED_TICKS`]. Ticks skipped while paused or under an earlier spec
+    /// (before a resume or a new cron) are not missed: the spec changed since the last round.
+    pub missed_ticks: u64,
 }
+
+/// Missed ticks counted for one Backup: enough for any alert, bounded work per round.
+pub const MAX_COUNTED_MISSED_TICKS: u64 = 1000;
 
 /// Plans one round for `schedule`, given the Backups labelled with its name and `now`;
 /// the cron is evaluated in `tz`, names and prefixes use UTC.
@@ -426,6 +434,7 @@ pub fn plan(schedule: &BackupSchedule, backups: &[Backup], now: Timestamp, tz: &
             delete: Vec::new(),
             status,
             requeue_at: None,
+            missed_ticks: 0,
         };
     };
 
@@ -438,6 +447,7 @@ pub fn plan(schedule: &BackupSchedule, backups: &[Backup], now: Timestamp, tz: &
 
     let name = schedule.metadata.name.clone().unwrap_or_default();
     let mut create = None;
+    let mut missed_ticks = 0;
     let mut waiting = None;
     let due = if paused {
         None
@@ -461,6 +471,10 @@ pub fn plan(schedule: &BackupSchedule, backups: &[Backup], now: Timestamp, tz: &
             if !exists {
                 create = Some(build_backup(schedule, tick));
                 status.all_backup_clean_time = None;
+                if !spec_changed_since_last_round(schedule) {
+                    missed_ticks =
+                        ticks_between(&cron, earliest, tick, tz, MAX_COUNTED_MISSED_TICKS);
+                }
             }
             status.last_backup = backup_name;
             status.last_backup_time = Some(Time(tick));
@@ -503,7 +517,42 @@ pub fn plan(schedule: &BackupSchedule, backups: &[Backup], now: Timestamp, tz: &
         delete,
         status,
         requeue_at,
+        missed_ticks,
     }
+}
+
+/// Whether the spec changed since the conditions were last written (a resume, a new
+/// cron): the ticks before it were not the schedule's to miss. A schedule never planned
+/// before has no conditions and counts as unchanged.
+fn spec_changed_since_last_round(schedule: &BackupSchedule) -> bool {
+    let observed = schedule
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == INVALID))
+        .map(|c| c.observed_generation);
+    observed.is_some_and(|observed| observed != schedule.metadata.generation)
+}
+
+/// How many ticks fall strictly between `after` and `before`, counting at most `limit`.
+pub fn ticks_between(
+    schedule: &Schedule,
+    after: Timestamp,
+    before: Timestamp,
+    tz: &TimeZone,
+    limit: u64,
+) -> u64 {
+    let mut count = 0;
+    let mut at = after;
+    while count < limit {
+        match next_tick(schedule, at, tz) {
+            Some(tick) if tick < before => {
+                count += 1;
+                at = tick;
+            }
+            _ => break,
+        }
+    }
+    count
 }
 
 /// The first `count` fire times after `now` (fewer when the schedule stops firing).

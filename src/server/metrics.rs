@@ -110,6 +110,18 @@ impl WebhookMetrics {
             "Admissions that found different IAM identities declared for one TiDB cluster",
             metrics.iam_conflicts.clone(),
         );
+        // The series the alert rules count are exported at 0 from start-up: `increase()`
+        // sees nothing in a series that first appears at 1 (a process's first failure).
+        for result in ["success", "failure"] {
+            drop(metrics.cert_reloads.get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            }));
+        }
+        for kind in ["Pod", "Backup", "BackupSchedule"] {
+            drop(metrics.iam_conflicts.get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            }));
+        }
         metrics
     }
 

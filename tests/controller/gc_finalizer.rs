@@ -107,6 +107,11 @@ async fn a_retain_backup_deleted_while_holding_restores_the_original_and_disappe
         h.notes("GCLifeTimeReleased"),
         vec!["restored tikv_gc_life_time of cluster test1/demo1 to \"10m0s\""]
     );
+    assert_eq!(
+        h.metrics.gc_restore_failures.get(),
+        0,
+        "restored: no failure"
+    );
     // Added once before the hold, removed once after the release was recorded.
     assert_eq!(
         h.finalizer_patches("b1"),
@@ -335,6 +340,11 @@ async fn an_unreachable_tidb_is_announced_and_the_backup_is_deleted_anyway() {
         .filter(|e| e["reason"] == "GCLifeTimeNotRestored")
         .collect();
     assert_eq!(events.len(), 1, "announced once");
+    assert_eq!(
+        h.metrics.gc_restore_failures.get(),
+        1,
+        "counted for the alert"
+    );
     assert_eq!(events[0]["type"], "Warning");
     assert_eq!(events[0]["regarding"]["name"], "b1");
     let note = events[0]["note"].as_str().expect("note");

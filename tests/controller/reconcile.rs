@@ -26,7 +26,7 @@ pub(super) const NOW: &str = "2026-01-01T00:10:00Z";
 pub(super) struct Harness {
     pub(super) fake: FakeApiServer,
     pub(super) ctx: Arc<Context>,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 pub(super) fn context(fake: &FakeApiServer, metrics: Arc<Metrics>) -> Arc<Context> {
@@ -444,6 +444,7 @@ async fn a_failed_restore_fails_the_backup_with_the_manual_sql_and_is_retried() 
     h.reconcile("b1").await.expect("schedule");
     db.stop();
     h.finish_job("b1", true);
+    assert_eq!(h.metrics.gc_restore_failures.get(), 0);
     let action = h.reconcile("b1").await.expect("finish");
     assert_eq!(
         action,
@@ -460,8 +461,10 @@ async fn a_failed_restore_fails_the_backup_with_the_manual_sql_and_is_retried() 
         "Holding",
         "still to be restored"
     );
+    assert_eq!(h.metrics.gc_restore_failures.get(), 1, "counted after BR");
     let err = h.reconcile("b1").await.expect_err("still down");
     assert_eq!(err.metric_label(), "gc_restore");
+    assert_eq!(h.metrics.gc_restore_failures.get(), 2, "and on each retry");
 }
 
 #[tokio::test]

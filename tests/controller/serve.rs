@@ -1,7 +1,8 @@
 //! `reconcile` as a process runs it (minus the kubeconfig): the admin port answers
 //! `/livez`, turns `/readyz` on once Backups can be listed, exports the metrics, and the
 //! replica leads, reconciles Backups and BackupSchedules, and gives the Lease up on
-//! shutdown.
+//! shutdown. Every reconciler metric the shipped alert rules and dashboard query is on
+//! its `/metrics` page.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,6 +15,9 @@ use tidb_backup_webhook::reconcile::job::DEFAULT_BR_IMAGE;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::fake_apiserver::FakeApiServer;
+
+#[path = "../common/monitoring.rs"]
+mod queries;
 
 fn args() -> ReconcilerConfig {
     ReconcilerConfig {
@@ -78,6 +82,14 @@ async fn admin_port_readiness_metrics_and_shutdown() {
         "metadata": {"name": "b1", "namespace": "test1"},
         "spec": {"br": {"cluster": "demo1"}, "s3": {"provider": "minio", "endpoint": "http://minio:9000", "bucket": "b"}}
     }));
+    // One whose TiDB password Secret does not exist: holding the GC life time fails, and
+    // so its reconciles (counted by error kind).
+    fake.insert(json!({
+        "apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+        "metadata": {"name": "b2", "namespace": "test1"},
+        "spec": {"br": {"cluster": "demo1"}, "s3": {"provider": "minio", "endpoint": "http://minio:9000", "bucket": "b"},
+                 "from": {"host": "127.0.0.1", "port": 4000, "user": "root", "secretName": "missing"}}
+    }));
     // A schedule created two hours ago (real clock): its latest hourly tick is due.
     let created = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::from_hours(2))
@@ -115,6 +127,13 @@ async fn admin_port_readiness_metrics_and_shutdown() {
         })
     })
     .await;
+    eventually("b2's failed reconcile to be counted", || async {
+        get(addr, "/metrics")
+            .await
+            .1
+            .contains("tidb_backup_reconcile_failures_total{error=\"gc_hold\"}")
+    })
+    .await;
     let (code, metrics) = get(addr, "/metrics").await;
     assert_eq!(code, 200);
     assert!(
@@ -132,6 +151,25 @@ async fn admin_port_readiness_metrics_and_shutdown() {
     assert!(
         metrics.contains("# TYPE tidb_backup_reconcile_duration_seconds histogram\n"),
         "{metrics}"
+    );
+    // Created two hours ago: the 0-minute tick in between got no Backup of its own.
+    assert!(
+        metrics.contains("tidb_backup_reconcile_missed_ticks_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tidb_backup_reconcile_transitions_total{condition=\"Failed\"} 0\n"),
+        "alerted conditions are exported before the first one: {metrics}"
+    );
+    // Every reconciler metric the alert rules and the dashboard query is exported.
+    let missing = queries::missing(
+        "tidb_backup_reconcile_",
+        &queries::exported_metrics(&metrics),
+    );
+    assert!(
+        missing.is_empty(),
+        "queried but not exported by `reconcile`:\n{}\n{metrics}",
+        missing.join("\n")
     );
 
     let _ = stop_tx.send(());

@@ -15,8 +15,9 @@ use tidb_backup_webhook::api::{
     BRConfig, Backup, BackupCondition, BackupSchedule, BackupSpec, BackupStatus,
 };
 use tidb_backup_webhook::reconcile::schedule::{
-    Deletion, Plan, Retention, backup_labels, backup_name, build_backup, fire_times,
-    latest_by_search, latest_tick, next_tick, plan, retention, tick_stamp,
+    Deletion, MAX_COUNTED_MISSED_TICKS, Plan, Retention, backup_labels, backup_name, build_backup,
+    fire_times, latest_by_search, latest_tick, next_tick, plan, retention, tick_stamp,
+    ticks_between,
 };
 use tidb_backup_webhook::reconcile::status::{self, set_condition};
 use tidb_backup_webhook::rules::cron::parse_standard;
@@ -997,4 +998,84 @@ proptest! {
             enumerate_latest(spec, after, now, &tz)
         );
     }
+}
+
+/// Missed ticks (`tidb_backup_reconcile_missed_ticks_total`): the ticks a Backup stands
+/// in for because the reconciler was away or an earlier Backup still ran; not the ticks
+/// of a pause, nor those before a spec change; at most a thousand per Backup.
+#[test]
+fn missed_ticks_are_counted_except_across_a_spec_change() {
+    let mut bs = schedule();
+    bs.spec.schedule = "0 * * * *".into();
+    let mut world = World::new(bs);
+    let at = |s: &str| ts(&format!("2026-03-01T{s}Z"));
+    let created = |plan: &Plan| {
+        plan.create
+            .as_ref()
+            .and_then(|b| b.metadata.name.clone())
+            .unwrap_or_default()
+    };
+
+    // Created in 2025 and first planned now: ten thousand hourly ticks went by.
+    let plan = world.sync(at("00:00:10"));
+    assert_eq!(created(&plan), "bsname-2026-03-01t00-00-00");
+    assert_eq!(plan.missed_ticks, MAX_COUNTED_MISSED_TICKS);
+    world.complete_all(at("00:00:20"));
+
+    let plan = world.sync(at("01:00:05"));
+    assert_eq!(
+        (created(&plan).as_str(), plan.missed_ticks),
+        ("bsname-2026-03-01t01-00-00", 0),
+        "on time"
+    );
+    world.complete_all(at("01:10:00"));
+
+    // The reconciler was down from 01:30 to 04:30: 02:00 and 03:00 collapse into 04:00.
+    let plan = world.sync(at("04:30:00"));
+    assert_eq!(
+        (created(&plan).as_str(), plan.missed_ticks),
+        ("bsname-2026-03-01t04-00-00", 2)
+    );
+
+    // 04:00's Backup runs past 05:00: 05:00 waits, then collapses into 06:00.
+    let plan = world.sync(at("05:00:05"));
+    assert_eq!((plan.create.is_none(), plan.missed_ticks), (true, 0));
+    assert_eq!(condition(&plan, "Blocked").status, "True");
+    world.complete_all(at("05:50:00"));
+    let plan = world.sync(at("06:00:05"));
+    assert_eq!(
+        (created(&plan).as_str(), plan.missed_ticks),
+        ("bsname-2026-03-01t06-00-00", 1)
+    );
+    world.complete_all(at("06:10:00"));
+
+    // Paused over 07:00 to 09:00, resumed at 10:30 (each edit a new generation): the
+    // resume's Backup is for 10:00 and nothing was missed.
+    world.schedule.spec.pause = Some(true);
+    world.schedule.metadata.generation = Some(4);
+    for hour in ["07:00:05", "08:00:05", "09:00:05"] {
+        assert!(world.sync(at(hour)).create.is_none(), "{hour}");
+    }
+    world.schedule.spec.pause = Some(false);
+    world.schedule.metadata.generation = Some(5);
+    let plan = world.sync(at("10:30:00"));
+    assert_eq!(
+        (created(&plan).as_str(), plan.missed_ticks),
+        ("bsname-2026-03-01t10-00-00", 0)
+    );
+}
+
+#[test]
+fn ticks_between_counts_strictly_inside_and_stops_at_the_limit() {
+    let hourly = parse_standard("0 * * * *").expect("cron");
+    let tz = TimeZone::UTC;
+    let (after, before) = (ts("2026-03-01T00:00:00Z"), ts("2026-03-01T05:00:00Z"));
+    assert_eq!(ticks_between(&hourly, after, before, &tz, 100), 4);
+    assert_eq!(ticks_between(&hourly, after, before, &tz, 3), 3);
+    assert_eq!(ticks_between(&hourly, before, after, &tz, 100), 0);
+    let every = parse_standard("@every 90s").expect("every");
+    assert_eq!(
+        ticks_between(&every, after, ts("2026-03-01T00:30:00Z"), &tz, 100),
+        19
+    );
 }

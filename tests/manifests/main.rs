@@ -1,10 +1,18 @@
 //! The deployable manifests, rendered with the real `kubectl kustomize` and checked on
-//! the parsed output against the code they must agree with.
+//! the parsed output against the code they must agree with; the Helm chart rendered with
+//! the real `helm` and compared with them (`chart`); the alert rules and the dashboard
+//! checked with the real `promtool` and against the metrics the servers export
+//! (`monitoring`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
+mod chart;
+mod monitoring;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -55,6 +63,133 @@ fn schema_valid(rendered: &str, dir: &Path) {
         dir.display()
     );
     assert!(report.contains("passed for resource"), "{report}");
+}
+
+/// A tool `make test-deps` builds into `.tools/bin` (helm, promtool).
+fn tool(name: &str) -> PathBuf {
+    let path = Path::new(ROOT).join(".tools/bin").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make test-deps` (it builds {name} from tools/{name})",
+        path.display()
+    );
+    path
+}
+
+/// `tidb-backup-webhook serve --no-kube` on loopback with the given extra arguments,
+/// stopped when dropped.
+struct Server {
+    child: Child,
+    https: SocketAddr,
+    admin: SocketAddr,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tidb-backup-webhook"))
+            .args(["serve", "--no-kube", "--log-format", "json"])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut log = Vec::new();
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addresses = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            let event: Value = serde_json::from_str(&line).ok()?;
+            log.push(line);
+            (event["message"] == "serving admission reviews").then(|| {
+                let addr = |key: &str| event[key].as_str()?.parse::<SocketAddr>().ok();
+                addr("https").zip(addr("admin"))
+            })?
+        });
+        let Some((https, admin)) = addresses else {
+            let _ = child.kill();
+            panic!("the server did not start: {log:#?}");
+        };
+        // Drain the log so the pipe never fills.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            https,
+            admin,
+        }
+    }
+
+    /// Body of a plain HTTP GET on the admin port.
+    fn admin_get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.admin).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let code = response
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (code, body)
+    }
+}
+
+/// POSTs a JSON review over HTTPS to `localhost:port`, trusting only `ca_pem`; returns the
+/// status code and the parsed answer.
+fn post_review(port: u16, ca_pem: &[u8], path: &str, review: &Value) -> (u16, Value) {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(der.expect("CA PEM")).expect("CA");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let connection =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
+    let socket = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    let body = serde_json::to_vec(review).expect("JSON");
+    write!(
+        tls,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    tls.write_all(&body).expect("write body");
+    let mut response = Vec::new();
+    // The server may close without a TLS close_notify; what was read is the answer.
+    let _ = tls.read_to_end(&mut response);
+    let response = String::from_utf8(response).expect("utf-8");
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let answer = response
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    (code, answer)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
