@@ -1,7 +1,6 @@
 //! API types: wire compatibility with the guide's YAML and every field of TiDB Operator
 //! 1.6's API, generated CRDs, and unknown-field detection.
 #![recursion_limit = "256"]
-
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use kube::CustomResourceExt;

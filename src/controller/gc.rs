@@ -376,9 +376,9 @@ pub async fn release_for_backup(
         Err(cause) => {
             ctx.metrics.gc_restore_failures.inc();
             Err(RestoreError {
-            cluster: own.cluster.clone(),
-            original: own.original.clone(),
-            source: Box::new(cause),
+                cluster: own.cluster.clone(),
+                original: own.original.clone(),
+                source: Box::new(cause),
             })
         }
     }

@@ -246,7 +246,11 @@ fn one_case(original: &Value, damages: &[Damage]) -> Result<(), TestCaseError> {
             );
         }
         let again = answer(Endpoint::Mutate, &after_review)?;
-        prop_assert!(again.get("patch").is_none(), "second /mutate patched again: {}", again);
+        prop_assert!(
+            again.get("patch").is_none(),
+            "second /mutate patched again: {}",
+            again
+        );
     }
     Ok(())
 }

@@ -37,7 +37,10 @@ fn a_schedule_without_a_template_is_no_internal_error() {
         .iter()
         .filter_map(|c| c["field"].as_str())
         .collect();
-    assert_eq!(fields, ["spec.backupTemplate", "spec.backupTemplate.br.cluster"]);
+    assert_eq!(
+        fields,
+        ["spec.backupTemplate", "spec.backupTemplate.br.cluster"]
+    );
 
     // `spec: {}` likewise, and no spec at all.
     for spec in [json!({}), Value::Null] {
@@ -93,7 +96,11 @@ fn metadata_only_updates_of_old_objects_pass_mutate_then_validate() {
     ] {
         let mutated = response(Endpoint::Mutate, &repro(mutate_review));
         assert_eq!(mutated["allowed"], true, "{mutate_review}: {mutated}");
-        assert_eq!(mutated["patch"], Value::Null, "{mutate_review}: spec untouched");
+        assert_eq!(
+            mutated["patch"],
+            Value::Null,
+            "{mutate_review}: spec untouched"
+        );
         let validated = response(Endpoint::Validate, &repro(validate_review));
         assert_eq!(validated["allowed"], true, "{validate_review}: {validated}");
     }
@@ -135,13 +142,15 @@ fn no_metadata_status_or_finalizer_update_of_any_old_object_is_refused() {
             }
             let mut edits: Vec<Value> = Vec::new();
             let mut with_finalizer = old.clone();
-            with_finalizer["metadata"]["finalizers"] = json!(["tidb.pingcap.com/backup-protection"]);
+            with_finalizer["metadata"]["finalizers"] =
+                json!(["tidb.pingcap.com/backup-protection"]);
             edits.push(with_finalizer);
             let mut labelled = old.clone();
             labelled["metadata"]["labels"] = json!({"team": "db"});
             edits.push(labelled);
             let mut with_status = old.clone();
-            with_status["status"] = json!({"phase": "Failed", "conditions": [{"type": "Failed", "status": "True"}]});
+            with_status["status"] =
+                json!({"phase": "Failed", "conditions": [{"type": "Failed", "status": "True"}]});
             edits.push(with_status);
             for new in edits {
                 let review = update_review(&old, &new);
@@ -149,7 +158,12 @@ fn no_metadata_status_or_finalizer_update_of_any_old_object_is_refused() {
                 assert_eq!(mutated["allowed"], true, "{}: {mutated}", path.display());
                 assert_eq!(mutated["patch"], Value::Null, "{}", path.display());
                 let validated = response(Endpoint::Validate, &review);
-                assert_eq!(validated["allowed"], true, "{}: {validated}", path.display());
+                assert_eq!(
+                    validated["allowed"],
+                    true,
+                    "{}: {validated}",
+                    path.display()
+                );
                 // The finalizer removal, after some webhook defaulted the stored spec.
                 let mut defaulted = new.clone();
                 let created = json!({
@@ -172,7 +186,12 @@ fn no_metadata_status_or_finalizer_update_of_any_old_object_is_refused() {
                     .expect("metadata")
                     .remove("finalizers");
                 let validated = response(Endpoint::Validate, &update_review(&defaulted, &removed));
-                assert_eq!(validated["allowed"], true, "{}: {validated}", path.display());
+                assert_eq!(
+                    validated["allowed"],
+                    true,
+                    "{}: {validated}",
+                    path.display()
+                );
                 checked += 1;
             }
         }
