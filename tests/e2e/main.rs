@@ -3,6 +3,7 @@
 //! for this test binary (see `harness`), with the real webhook binary registered through
 //! the shipped configurations. Run alone with `cargo test --test e2e`.
 
+mod cluster;
 mod harness;
 mod webhook;
 
@@ -21,5 +22,9 @@ fn main() -> ExitCode {
             webhook_config,
         }
     };
-    harness::run(&args, settings, webhook::tests()).exit_code()
+    let tests = cluster::tests()
+        .into_iter()
+        .chain(webhook::tests())
+        .collect();
+    harness::run(&args, settings, tests).exit_code()
 }

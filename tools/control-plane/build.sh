@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the test control plane into .tools/bin/ from the modules next to this script:
-# kube-apiserver and kube-controller-manager (k8s.io/kubernetes) and etcd
-# (go.etcd.io/etcd/server/v3). Skips everything when the binaries were built from the
-# same go.mod/go.sum files and the same build script (a stamp keyed by their hash).
+# kube-apiserver, kube-controller-manager and kubectl (k8s.io/kubernetes; kubectl at the
+# apiserver's version, so the tests do not depend on the machine's kubectl and its version
+# skew) and etcd (go.etcd.io/etcd/server/v3). Skips everything when the binaries were
+# built from the same go.mod/go.sum files and the same build script (a stamp keyed by
+# their hash).
 #
 # The binaries are for tests: static (CGO off), -trimpath, without symbol tables (-s -w:
 # a noticeably shorter link on a 2-core machine), with the release's version compiled in
@@ -12,10 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$root/.tools/bin"
 stamp="$root/.tools/control-plane.stamp"
-binaries=(etcd kube-apiserver kube-controller-manager)
+binaries=(etcd kube-apiserver kube-controller-manager kubectl)
 
 if ! command -v go >/dev/null 2>&1; then
-    echo "control-plane: the Go toolchain (go) is needed to build kube-apiserver, kube-controller-manager and etcd" >&2
+    echo "control-plane: the Go toolchain (go) is needed to build kube-apiserver, kube-controller-manager, kubectl and etcd" >&2
     exit 1
 fi
 
@@ -30,7 +32,7 @@ module_time() { (cd "$1" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-
 
 k8s_version=$(module_version "$here/kubernetes" k8s.io/kubernetes)
 etcd_version=$(module_version "$here/etcd" go.etcd.io/etcd/server/v3)
-echo "control-plane: building kube-apiserver and kube-controller-manager $k8s_version, etcd $etcd_version into .tools/bin (once per go.sum change)" >&2
+echo "control-plane: building kube-apiserver, kube-controller-manager and kubectl $k8s_version, etcd $etcd_version into .tools/bin (once per go.sum change)" >&2
 
 [[ $k8s_version =~ ^v([0-9]+)\.([0-9]+)\. ]]
 version_flags=()
@@ -50,6 +52,6 @@ rm -f "$stamp"
 start=$SECONDS
 (cd "$here/etcd" && go build -buildvcs=false -trimpath -ldflags="-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3)
 (cd "$here/kubernetes" && go build -buildvcs=false -trimpath -ldflags="-s -w ${version_flags[*]}" -o "$bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
 echo "$key" >"$stamp"
 echo "control-plane: built in $((SECONDS - start)) s: $("$bin/kube-apiserver" --version), etcd $("$bin/etcd" --version | sed -n 's/^etcd Version: //p')" >&2

@@ -2,8 +2,8 @@
 # Regenerates the two Go modules the test control plane is built from, for one Kubernetes
 # release (default: the one kubernetes/go.mod requires now):
 #
-#   tools/control-plane/kubernetes  k8s.io/kubernetes, for kube-apiserver and
-#                                   kube-controller-manager
+#   tools/control-plane/kubernetes  k8s.io/kubernetes, for kube-apiserver,
+#                                   kube-controller-manager and kubectl
 #   tools/control-plane/etcd        go.etcd.io/etcd/server/v3 at the version that
 #                                   release of Kubernetes pins
 #
@@ -77,7 +77,8 @@ write_module "$k8s" tidb-backup-webhook/tools/control-plane/kubernetes \
 (
     cd "$k8s"
     go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$version" \
-        "k8s.io/kubernetes/cmd/kube-controller-manager@$version"
+        "k8s.io/kubernetes/cmd/kube-controller-manager@$version" \
+        "k8s.io/kubernetes/cmd/kubectl@$version"
     go mod tidy
 )
 

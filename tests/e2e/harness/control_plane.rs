@@ -35,7 +35,6 @@ pub struct ControlPlane {
     /// `https://127.0.0.1:PORT`.
     pub server: String,
     pub ca_pem: String,
-    pub ca_cert: PathBuf,
 }
 
 /// Where the binaries are: `.tools/bin/` of this repository.
@@ -43,14 +42,15 @@ pub fn bin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin")
 }
 
-fn binary(name: &str) -> Result<PathBuf, String> {
+/// `.tools/bin/NAME`, or an error telling how to build it.
+pub fn binary(name: &str) -> Result<PathBuf, String> {
     let path = bin_dir().join(name);
     if path.is_file() {
         Ok(path)
     } else {
         Err(format!(
-            "{} is missing: run `make test-deps` (it builds etcd, kube-apiserver and \
-             kube-controller-manager from tools/control-plane/)",
+            "{} is missing: run `make test-deps` (it builds etcd, kube-apiserver, \
+             kube-controller-manager and kubectl from tools/control-plane/)",
             path.display()
         ))
     }
@@ -121,7 +121,6 @@ impl ControlPlane {
             etcd,
             server,
             ca_pem: pki.ca_pem.clone(),
-            ca_cert: pki.ca_cert.clone(),
         })
     }
 

@@ -1,5 +1,6 @@
-//! The real `kubectl`, as a user runs it against the test cluster (the `KUBECTL`
-//! environment variable names another binary).
+//! The real `kubectl`, as a user runs it against the test cluster: by default the one
+//! `make test-deps` builds from the same Kubernetes release as the apiserver (no version
+//! skew, the same output on every machine); `KUBECTL=PATH` runs another one.
 
 use std::fmt;
 use std::io::Write;
@@ -24,20 +25,17 @@ pub struct Output {
 }
 
 impl Kubectl {
-    /// `kubectl` (or `$KUBECTL`) with `kubeconfig`; its discovery cache stays in
-    /// `cache_dir`, out of the user's home.
+    /// `.tools/bin/kubectl` (or `$KUBECTL`) with `kubeconfig`; its discovery cache
+    /// stays in `cache_dir`, out of the user's home.
     pub fn new(kubeconfig: &Path, cache_dir: &Path) -> Result<Self, String> {
-        let program =
-            PathBuf::from(std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into()));
+        let program = match std::env::var_os("KUBECTL") {
+            Some(program) => PathBuf::from(program),
+            None => super::control_plane::binary("kubectl")?,
+        };
         let probe = command(&program)
             .args(["version", "--client"])
             .output()
-            .map_err(|e| {
-                format!(
-                    "cannot run {}: {e} (the end-to-end tests need kubectl on PATH, or KUBECTL set)",
-                    program.display()
-                )
-            })?;
+            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
         if !probe.status.success() {
             return Err(format!(
                 "{} version --client failed: {}",
@@ -108,11 +106,6 @@ impl Kubectl {
     /// Runs `kubectl ARGS` and panics (showing everything it printed) unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> Output {
         self.run(args).ok()
-    }
-
-    /// `kubectl ARGS -f -` with `manifest` on stdin; panics unless it succeeds.
-    pub fn ok_stdin(&self, args: &[&str], manifest: &str) -> Output {
-        self.run_with_stdin(args, Some(manifest)).ok()
     }
 }
 

@@ -86,7 +86,6 @@ pub struct Env {
     kubectl: Kubectl,
     client: kube::Client,
     runtime: tokio::runtime::Runtime,
-    pub crds: CrdSet,
     /// Set once everything has started (until then a failed start can still read the
     /// logs in it).
     dir: Option<tempfile::TempDir>,
@@ -131,6 +130,7 @@ pub fn run(args: &Arguments, settings: impl FnOnce() -> Settings, tests: Vec<Tes
                     Turn::Shared(alone.read().unwrap_or_else(|p| p.into_inner()))
                 };
                 (test.run)(&env);
+                env.assert_control_plane_running();
                 Ok(())
             })
             .with_ignored_flag(test.ignored.is_some())
@@ -199,14 +199,15 @@ impl Env {
             kubectl,
             client,
             runtime,
-            crds: settings.crds,
             dir: None,
         })
     }
 
     /// Stops everything and removes the files (`E2E_KEEP_LOGS`: see [`keep_logs`]).
     fn tear_down(self) {
-        keep_logs(self.dir());
+        if let Some(dir) = &self.dir {
+            keep_logs(dir.path());
+        }
         drop(self);
     }
 
@@ -225,14 +226,9 @@ impl Env {
         self.runtime.block_on(future)
     }
 
-    /// The directory of this run's files (removed at the end).
-    pub fn dir(&self) -> &Path {
-        self.dir.as_ref().map_or(Path::new(""), |dir| dir.path())
-    }
-
     /// Panics, naming the component and showing its log, when part of the control plane
-    /// has died.
-    pub fn assert_control_plane_running(&self) {
+    /// has died (checked after each test, so that a failure says so).
+    fn assert_control_plane_running(&self) {
         let mut control_plane = self.control_plane.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = control_plane.check_running() {
             panic!("{e}");

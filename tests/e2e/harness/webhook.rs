@@ -32,8 +32,7 @@ pub struct WebhookServer {
     command: Vec<String>,
     kubeconfig: PathBuf,
     log: PathBuf,
-    pub port: u16,
-    pub admin_port: u16,
+    admin_port: u16,
     /// The configurations as registered (a `v1` List, JSON).
     configurations: Value,
     kubectl: Kubectl,
@@ -124,7 +123,6 @@ impl WebhookServer {
             command,
             kubeconfig,
             log: dir.join("webhook.log"),
-            port,
             admin_port,
             configurations,
             kubectl: admin.clone(),
@@ -220,9 +218,9 @@ impl WebhookServer {
         unregistered
     }
 
-    /// The configurations as registered (the shipped ones, on loopback).
-    pub fn configurations(&self) -> &Value {
-        &self.configurations
+    /// The kubeconfig the webhook runs with (its ServiceAccount's token).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
     }
 
     /// The webhook's Prometheus metrics.
@@ -236,11 +234,6 @@ impl WebhookServer {
     /// Reviews the webhook has answered for `kind` (all paths, operations and answers).
     pub fn reviews_of(&self, kind: &str) -> u64 {
         count_reviews(&self.metrics(), kind)
-    }
-
-    /// The end of the webhook's log, for failure messages.
-    pub fn log_tail(&self, lines: usize) -> String {
-        super::process::tail(&self.log, lines)
     }
 
     /// Server-side dry runs of Backups in `default`: (is a valid one defaulted, is an

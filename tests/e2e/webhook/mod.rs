@@ -5,6 +5,7 @@ mod examples;
 mod failure_policy;
 mod pods;
 mod ratchet;
+mod registration;
 
 use std::process::Command;
 
@@ -17,6 +18,10 @@ pub use pods::static_iam_config;
 
 pub fn tests() -> Vec<Test> {
     vec![
+        Test::new(
+            "webhook::registration::configurations_are_the_shipped_ones",
+            registration::configurations_are_the_shipped_ones,
+        ),
         Test::new(
             "webhook::examples::backup_s3_irsa",
             examples::backup_s3_irsa,
