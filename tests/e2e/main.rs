@@ -3,6 +3,8 @@
 //! for this test binary (see `harness`), with the real webhook binary registered through
 //! the shipped configurations. Run alone with `cargo test --test e2e`.
 
+#![forbid(unsafe_code)]
+
 mod cluster;
 mod harness;
 mod webhook;

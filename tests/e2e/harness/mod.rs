@@ -124,11 +124,12 @@ pub fn run(args: &Arguments, settings: impl FnOnce() -> Settings, tests: Vec<Tes
                         "the test environment did not start (details above the test list): {reason}"
                     ))
                 })?;
-                let _turn = if test.cluster_wide {
-                    Turn::Alone(alone.write().unwrap_or_else(|p| p.into_inner()))
-                } else {
-                    Turn::Shared(alone.read().unwrap_or_else(|p| p.into_inner()))
-                };
+                // A panicking test poisons the lock; the next ones still run.
+                let _alone = test
+                    .cluster_wide
+                    .then(|| alone.write().unwrap_or_else(|p| p.into_inner()));
+                let _shared =
+                    (!test.cluster_wide).then(|| alone.read().unwrap_or_else(|p| p.into_inner()));
                 (test.run)(&env);
                 env.assert_control_plane_running();
                 Ok(())
@@ -146,11 +147,6 @@ pub fn run(args: &Arguments, settings: impl FnOnce() -> Settings, tests: Vec<Tes
         }
     }
     conclusion
-}
-
-enum Turn<'a> {
-    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'a, ()>),
-    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>),
 }
 
 impl Env {
