@@ -291,3 +291,46 @@ pub fn disabled_namespace_is_not_checked(env: &Env) {
         "no defaults: {stored}"
     );
 }
+
+/// A BackupSchedule without `spec.backupTemplate`: kubectl shows the validation error,
+/// and the defaulting webhook answered it without an error of its own (its failure policy
+/// would hide one from the user).
+pub fn schedule_without_template_is_denied_cleanly(env: &Env) {
+    let namespace = env.namespace("denials-no-template");
+    let schedule = json!({
+        "apiVersion": "pingcap.com/v1alpha1",
+        "kind": "BackupSchedule",
+        "metadata": { "name": "no-template" },
+        "spec": { "schedule": "*/2 * * * *", "maxReservedTime": "3h" },
+    });
+    let applied = namespace
+        .kubectl_stdin(&["apply"], &schedule.to_string())
+        .failed();
+    // kubectl lists several causes one per line.
+    assert!(
+        applied
+            .stderr
+            .starts_with(&invalid("BackupSchedule", "no-template"))
+            && applied.stderr.contains(
+                "\n* spec.backupTemplate: no storage provider: set exactly one of s3, gcs or local"
+            )
+            && applied
+                .stderr
+                .contains("\n* spec.backupTemplate.br.cluster: required"),
+        "{applied}"
+    );
+    let errors: Vec<String> = env
+        .webhook
+        .metrics()
+        .lines()
+        .filter(|line| {
+            line.starts_with("tidb_backup_webhook_requests_total{webhook=\"/mutate\",code=\"5")
+                && line.contains("kind=\"BackupSchedule\"")
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "/mutate failed on the schedule: {errors:?}\n{applied}"
+    );
+}

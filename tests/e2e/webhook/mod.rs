@@ -59,6 +59,10 @@ pub fn tests() -> Vec<Test> {
             denials::malformed_schedule_names_every_field_path,
         ),
         Test::new(
+            "webhook::denials::schedule_without_template_is_denied_cleanly",
+            denials::schedule_without_template_is_denied_cleanly,
+        ),
+        Test::new(
             "webhook::denials::risky_settings_print_warnings",
             denials::risky_settings_print_warnings,
         ),
