@@ -20,7 +20,8 @@ if ! { (have mariadbd || have mysqld) && (have mariadb-install-db || have mysql_
 fi
 
 # kubernetes-validate: the manifests tests check rendered objects against Kubernetes'
-# own JSON schemas offline (no apiserver is available here).
+# own JSON schemas offline (tests/e2e applies the CRDs, RBAC and webhook configurations
+# to a real apiserver).
 if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
     echo "test-deps: installing kubernetes-validate" >&2
     python3 -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0
