@@ -1,6 +1,6 @@
 # The README's two set-up commands are `make run` and `make test`; both work on a fresh
-# machine with the Rust toolchain (`make test` also needs Go, for helm and promtool);
-# everything else is installed here, idempotently.
+# machine with the Rust and Go toolchains (everything else is installed or built here,
+# idempotently).
 
 CARGO ?= cargo
 BIN := target/release/tidb-backup-webhook
@@ -8,7 +8,7 @@ IMAGE ?= tidb-backup-webhook:0.1.0
 CHART := charts/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build run test lint fmt unit crds manifests certs image bench clean
+.PHONY: all build run test lint fmt unit e2e crds manifests certs image bench clean
 
 all: build
 
@@ -23,11 +23,12 @@ run: build
 	$(BIN) serve --no-kube --self-signed --ca-out certs/dev-ca.crt --listen 127.0.0.1:8443 --admin-listen 127.0.0.1:8080 \
 	  --iam-role test1/demo1=arn:aws:iam::123456789012:role/user
 
-## test: lints, then every test
+## test: lints, then every test (the end-to-end suite included)
 test: test-deps lint unit
 
 ## test-deps: what the tests need besides Rust, if missing: MariaDB for the GC-lifetime
-## tests, kubernetes-validate, helm and promtool (built from tools/ into .tools/bin)
+## tests, kubernetes-validate, helm and promtool (built from tools/ into .tools/bin), and
+## the end-to-end tests' control plane (once per change of a tools/*/go.sum)
 .PHONY: test-deps
 test-deps:
 	scripts/test-deps.sh
@@ -36,13 +37,20 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+# nextest runs each test in a process of its own, which would start one control plane
+# per end-to-end test: the e2e binary runs under cargo test, its harness starting one.
 unit: test-deps
 ifneq ($(NEXTEST),)
-	$(CARGO) nextest run --locked --no-fail-fast
+	$(CARGO) nextest run --locked --no-fail-fast -E 'not binary(e2e)'
+	$(CARGO) test --locked --test e2e
 else
 	$(CARGO) test --locked --no-fail-fast
 endif
 	$(CARGO) test --locked --doc
+
+## e2e: the end-to-end tests alone (a real apiserver, etcd and controller manager)
+e2e: test-deps
+	$(CARGO) test --locked --test e2e
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, only when it is missing:
-# MariaDB, the real MySQL-protocol server the GC-lifetime tests start on loopback, and
-# kubernetes-validate for the manifests; helm and promtool, built from their Go modules
-# under tools/ into .tools/bin.
+# MariaDB, the real MySQL-protocol server the GC-lifetime tests start on loopback,
+# kubernetes-validate for the manifests, helm and promtool (built from their Go modules
+# under tools/), and the control plane of the end-to-end tests (etcd, kube-apiserver,
+# kube-controller-manager and kubectl, built with Go), all into .tools/bin.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -20,7 +21,8 @@ if ! { (have mariadbd || have mysqld) && (have mariadb-install-db || have mysql_
 fi
 
 # kubernetes-validate: the manifests tests check rendered objects against Kubernetes'
-# own JSON schemas offline (no apiserver is available here).
+# own JSON schemas offline (tests/e2e applies the CRDs, RBAC and webhook configurations
+# to a real apiserver).
 if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
     echo "test-deps: installing kubernetes-validate" >&2
     python3 -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0
@@ -99,3 +101,7 @@ prometheus_version=$(echo "$prometheus_module" | sed -E 's/^v0\.([0-9]+)([0-9]{2
 GO_TOOL_TAGS=remove_all_sd \
 GO_TOOL_LDFLAGS="-X github.com/prometheus/common/version.Version=$prometheus_version -X github.com/prometheus/common/version.Revision=$prometheus_module -X github.com/prometheus/common/version.Branch=module" \
     build_go_tool tools/promtool promtool
+
+# The end-to-end tests' control plane, built from the Go modules in tools/control-plane
+# into .tools/bin/; a no-op when they were built from the same go.sum.
+"$(dirname "$0")/../tools/control-plane/build.sh"
