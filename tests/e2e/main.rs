@@ -4,6 +4,7 @@
 //! the shipped configurations. Run alone with `cargo test --test e2e`.
 
 #![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod cluster;
 mod harness;
