@@ -312,7 +312,7 @@ pub fn schedule_without_template_is_denied_cleanly(env: &Env) {
             .stderr
             .starts_with(&invalid("BackupSchedule", "no-template"))
             && applied.stderr.contains(
-                "\n* spec.backupTemplate: no storage provider: set exactly one of s3, gcs or local"
+                "\n* spec.backupTemplate: no storage provider: set exactly one of s3, gcs, azblob or local"
             )
             && applied
                 .stderr

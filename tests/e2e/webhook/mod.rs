@@ -83,11 +83,7 @@ pub fn tests() -> Vec<Test> {
             "webhook::ratchet::old_backup_without_storage_updates_after_defaulting",
             ratchet::old_backup_without_storage_updates_after_defaulting,
         )
-        .cluster_wide()
-        .ignored(
-            "issue 11: an old object's error reported at `spec` blocks its finalizer update \
-             once defaulting has changed the spec",
-        ),
+        .cluster_wide(),
         Test::new(
             "webhook::pods::tikv_and_backup_pods_get_the_kube2iam_role",
             pods::tikv_and_backup_pods_get_the_kube2iam_role,
