@@ -69,7 +69,10 @@ impl Test {
         }
     }
 
-    #[allow(dead_code, reason = "harness API for a known bug; no test needs it today")]
+    #[allow(
+        dead_code,
+        reason = "harness API for a known bug; no test needs it today"
+    )]
     pub const fn ignored(self, reason: &'static str) -> Self {
         Self {
             ignored: Some(reason),
