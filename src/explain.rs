@@ -72,6 +72,16 @@ pub fn explain_schedule(
         Ok(cron) if valid => cron,
         _ => return Ok((out, false)),
     };
+    if let Some((stops, unsupported)) = schedule::unsupported(&schedule) {
+        let _ = writeln!(
+            out,
+            "# Reconciler: Unsupported ({}): {}",
+            unsupported.reason, unsupported.message
+        );
+        if stops {
+            return Ok((out, true));
+        }
+    }
     let retention = match schedule::Retention::of(&schedule.spec) {
         schedule::Retention::ReservedTime { text, .. } => {
             format!("finished Backups created more than {text} ago are deleted (maxReservedTime)")
@@ -145,6 +155,14 @@ pub fn explain_backup(
     );
     if !valid {
         return Ok((out, false));
+    }
+    if let Some(unsupported) = crate::reconcile::unsupported(&backup.spec) {
+        let _ = writeln!(
+            out,
+            "# Reconciler: Unsupported ({}): {}",
+            unsupported.reason, unsupported.message
+        );
+        return Ok((out, true));
     }
 
     if backup.metadata.uid.is_none() {

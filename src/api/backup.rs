@@ -643,6 +643,9 @@ pub mod condition {
     pub const CLEAN: &str = "Clean";
     /// The data could not be deleted; it is still in storage.
     pub const CLEAN_FAILED: &str = "CleanFailed";
+    /// This project's standalone reconciler does not run this kind of backup (log,
+    /// volume-snapshot, Dumpling, KMS-encrypted secrets); TiDB Operator does. Terminal.
+    pub const UNSUPPORTED: &str = "Unsupported";
 }
 
 impl BackupStatus {

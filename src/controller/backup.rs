@@ -192,7 +192,10 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
             }
             // Deleted without our finalizer: record how a Job ended, start nothing.
             Lifecycle::Released
-                if matches!(step, Step::Prepare | Step::CreateJob | Step::Invalid(_)) =>
+                if matches!(
+                    step,
+                    Step::Prepare | Step::CreateJob | Step::Invalid(_) | Step::Unsupported(_)
+                ) =>
             {
                 return Ok(Action::await_change());
             }
@@ -213,6 +216,20 @@ async fn reconcile_steps(namespace: &str, name: &str, ctx: &Context) -> Result<A
                     EventType::Warning,
                     "InvalidSpec",
                     &message,
+                )
+                .await;
+                return Ok(Action::await_change());
+            }
+            Step::Unsupported(unsupported) => {
+                let mut status = backup.status.clone().unwrap_or_default();
+                status::unsupported(&mut status, &unsupported, generation, now);
+                backup = write_status(&backups, name, &status).await?;
+                ctx.transition(
+                    &backup,
+                    status::UNSUPPORTED,
+                    EventType::Warning,
+                    unsupported.reason,
+                    &unsupported.message,
                 )
                 .await;
                 return Ok(Action::await_change());

@@ -217,7 +217,8 @@ async fn execute(
     }
 }
 
-/// An Event for each condition that just turned `True` (Invalid, Paused, Blocked).
+/// An Event for each condition that just turned `True` (Invalid, Unsupported, Paused,
+/// Blocked).
 async fn announce_conditions(
     ctx: &Context,
     schedule: &BackupSchedule,
@@ -232,11 +233,12 @@ async fn announce_conditions(
         if was_true {
             continue;
         }
-        let type_ = if condition.type_ == schedule::INVALID {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
+        let type_ =
+            if condition.type_ == schedule::INVALID || condition.type_ == schedule::UNSUPPORTED {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
         ctx.event(schedule, type_, &condition.reason, &condition.message)
             .await;
     }

@@ -16,8 +16,8 @@ pub const GCS_CREDENTIALS_MOUNT: &str = "/var/lib/gcs-credentials";
 /// The storage the backup writes to, as BR's `--storage` URL (also `status.backupPath`).
 ///
 /// S3 `s3://<bucket>/<prefix>`, GCS `gcs://<bucket>/<prefix>/` (TiDB Operator keeps the
-/// trailing slash there), local `local://<mountPath>/<prefix>`; each joined and cleaned
-/// like Go's `path.Join`.
+/// trailing slash there), Azure `azure://<container>/<prefix>/[?account-name=…]`, local
+/// `local://<mountPath>/<prefix>`; each joined and cleaned like Go's `path.Join`.
 pub fn remote_path(spec: &BackupSpec) -> Result<String, PlanError> {
     if let Some(s3) = &spec.s3 {
         if s3.bucket.is_empty() {
@@ -34,6 +34,17 @@ pub fn remote_path(spec: &BackupSpec) -> Result<String, PlanError> {
             go_path_join(&[&gcs.bucket, &gcs.prefix])
         ));
     }
+    if let Some(azblob) = &spec.azblob {
+        if azblob.container.is_empty() {
+            return Err(PlanError::new("spec.azblob.container", "required"));
+        }
+        return Ok(azure_url(
+            &azblob.container,
+            &azblob.prefix,
+            &azblob.storage_account,
+            &azblob.sas_token,
+        ));
+    }
     if let Some(local) = &spec.local {
         let mount = &local.volume_mount.mount_path;
         if mount.is_empty() {
@@ -46,8 +57,40 @@ pub fn remote_path(spec: &BackupSpec) -> Result<String, PlanError> {
     }
     Err(PlanError::new(
         "spec",
-        "no storage provider: set exactly one of s3, gcs or local",
+        "no storage provider: set exactly one of s3, gcs, azblob or local",
     ))
+}
+
+/// `azure://<container>/<prefix>/`, with the account and SAS token as the query
+/// (`account-name`, `sas-token`) when set, encoded as Go's `url.Values.Encode` does
+/// (sorted keys, `QueryEscape`d values), as TiDB Operator writes it.
+fn azure_url(container: &str, prefix: &str, account: &str, sas_token: &str) -> String {
+    let mut url = format!("azure://{}/", go_path_join(&[container, prefix]));
+    let query: Vec<String> = [("account-name", account), ("sas-token", sas_token)]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| format!("{key}={}", go_query_escape(value)))
+        .collect();
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(&query.join("&"));
+    }
+    url
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
+fn go_query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// The argv after the executable: `backup <type> --pd=… … <br.options>`.
@@ -101,7 +144,12 @@ pub fn backup_args(
     if let Some(send) = br.send_cred_to_tikv {
         args.push(format!("--send-credentials-to-tikv={send}"));
     }
-    args.push(format!("--storage={}", remote_path(spec)?));
+    let mut storage = remote_path(spec)?;
+    // An explicit addressing style goes into the URL, which every BR version reads.
+    if let Some(force) = spec.s3.as_ref().and_then(|s3| s3.force_path_style) {
+        storage.push_str(&format!("?force-path-style={force}"));
+    }
+    args.push(format!("--storage={storage}"));
     if let Some(s3) = &spec.s3 {
         push_set(&mut args, "s3.region", &s3.region);
         push_set(&mut args, "s3.provider", &s3.provider);
@@ -109,6 +157,8 @@ pub fn backup_args(
         push_set(&mut args, "s3.sse", &s3.sse);
         push_set(&mut args, "s3.acl", &s3.acl);
         push_set(&mut args, "s3.storage-class", &s3.storage_class);
+    } else if let Some(azblob) = &spec.azblob {
+        push_set(&mut args, "azblob.access-tier", &azblob.access_tier);
     } else if let Some(gcs) = &spec.gcs {
         push_set(&mut args, "gcs.storage-class", &gcs.storage_class);
         push_set(&mut args, "gcs.predefined-acl", &gcs.object_acl);

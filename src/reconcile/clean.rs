@@ -67,7 +67,9 @@ pub fn clean_job_name(backup_name: &str) -> String {
 
 /// Whether the policy asks for the data to be deleted in some case.
 pub fn wants_finalizer(backup: &Backup) -> bool {
+    // A Backup this reconciler does not run has written nothing it could clean.
     CleanPolicy::effective(&backup.spec.clean_policy) != CleanPolicy::Retain
+        && super::unsupported(&super::defaulted(backup).spec).is_none()
 }
 
 pub fn has_finalizer(backup: &Backup) -> bool {
@@ -351,6 +353,7 @@ pub fn plan_deletion(
         Step::Done
         | Step::RetryRelease
         | Step::Invalid(_)
+        | Step::Unsupported(_)
         | Step::Prepare
         | Step::CreateJob
         | Step::JobConflict { .. } => {}

@@ -260,6 +260,7 @@ pub fn backup_job(backup: &Backup, ctx: &JobContext) -> Result<Job, PlanError> {
 /// `spec.env` replacing any built-in variable of the same name.
 pub fn job_env(backup: &Backup, tz: Option<&str>) -> Vec<EnvVar> {
     let mut env = s3_key_env(backup);
+    env.extend(azblob_env(backup));
     env.push(plain_env("BR_LOG_TO_TERM", "1"));
     if let Some(tz) = tz.filter(|tz| !tz.is_empty()) {
         env.push(plain_env("TZ", tz));
@@ -283,6 +284,38 @@ pub fn s3_key_env(backup: &Backup) -> Vec<EnvVar> {
         secret_env("AWS_ACCESS_KEY_ID", &s3.secret_name, "access_key"),
         secret_env("AWS_SECRET_ACCESS_KEY", &s3.secret_name, "secret_key"),
     ]
+}
+
+/// Azure credentials as TiDB Operator passes them (`GenerateStorageCertEnv`): the account
+/// from `spec.azblob.storageAccount`, else the Secret's `AZURE_STORAGE_ACCOUNT`; the
+/// account key or the Azure AD service principal from the Secret, each optional (BR uses
+/// whichever is there); nothing from the Secret when a SAS token is in the storage URL.
+pub fn azblob_env(backup: &Backup) -> Vec<EnvVar> {
+    let Some(azblob) = backup.spec.azblob.as_ref() else {
+        return Vec::new();
+    };
+    let secret = azblob.secret_name.as_str();
+    let mut env = Vec::new();
+    if !azblob.storage_account.is_empty() {
+        env.push(plain_env("AZURE_STORAGE_ACCOUNT", &azblob.storage_account));
+    } else if !secret.is_empty() {
+        env.push(optional_secret_env(
+            "AZURE_STORAGE_ACCOUNT",
+            secret,
+            "AZURE_STORAGE_ACCOUNT",
+        ));
+    }
+    if azblob.sas_token.is_empty() && !secret.is_empty() {
+        for key in [
+            "AZURE_STORAGE_KEY",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_TENANT_ID",
+        ] {
+            env.push(optional_secret_env(key, secret, key));
+        }
+    }
+    env
 }
 
 /// TiDB Operator's AppendOverwriteEnv: each of `extra` replaces every same-named entry
@@ -373,6 +406,19 @@ fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
             ..EnvVarSource::default()
         }),
     }
+}
+
+/// A variable from a Secret key that may be absent (then the variable is unset).
+fn optional_secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    let mut var = secret_env(name, secret, key);
+    if let Some(selector) = var
+        .value_from
+        .as_mut()
+        .and_then(|from| from.secret_key_ref.as_mut())
+    {
+        selector.optional = Some(true);
+    }
+    var
 }
 
 fn secret_volume(name: &str, secret: &str) -> Volume {

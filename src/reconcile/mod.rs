@@ -33,7 +33,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::api::{Backup, BackupStatus, GcLifeTimeStatus};
+use crate::api::{Backup, BackupSpec, BackupStatus, GcLifeTimeStatus};
+use crate::rules::vocab::BackupMode;
 use crate::rules::{Finding, default_backup, validate_backup};
 use summary::BrSummary;
 
@@ -65,24 +66,56 @@ pub fn defaulted(backup: &Backup) -> Backup {
     backup
 }
 
-/// What this reconciler cannot execute although TiDB Operator could.
-pub fn execution_findings(backup: &Backup) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if crate::api::is_true(backup.spec.use_kms) {
-        findings.push(Finding {
-            path: "spec.useKMS".to_owned(),
-            message: "not supported by this reconciler: BR runs without tidb-backup-manager's KMS decryption, so it would get encrypted keys; store plain keys in the secrets and remove useKMS, or let TiDB Operator run this backup".to_owned(),
-            severity: crate::rules::Severity::Error,
-        });
-    }
-    findings
+/// Why this reconciler does not run a Backup that TiDB Operator would run: it executes
+/// BR snapshot backups (to s3, gcs, azblob or a volume) and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The condition's and the Event's reason.
+    pub reason: &'static str,
+    pub message: String,
 }
 
-/// Every finding for the defaulted Backup: the rule core's, then [`execution_findings`].
+/// What in `spec` this reconciler cannot run, if anything.
+pub fn unsupported(spec: &BackupSpec) -> Option<Unsupported> {
+    const ASK: &str = "let TiDB Operator's backup controller run it";
+    if spec.br.is_none() {
+        return Some(Unsupported {
+            reason: "DumplingNotSupported",
+            message: format!(
+                "Dumpling backups (no spec.br) are not run by this reconciler, which runs BR snapshot backups; {ASK}, or add spec.br to back up with BR"
+            ),
+        });
+    }
+    match BackupMode::effective(&spec.backup_mode) {
+        BackupMode::Snapshot => {}
+        BackupMode::Log => {
+            return Some(Unsupported {
+                reason: "LogBackupNotSupported",
+                message: format!(
+                    "log (PITR) backups are not run by this reconciler, which runs BR snapshot backups; {ASK}"
+                ),
+            });
+        }
+        BackupMode::VolumeSnapshot => {
+            return Some(Unsupported {
+                reason: "VolumeSnapshotNotSupported",
+                message: format!(
+                    "volume-snapshot backups are not run by this reconciler, which runs BR snapshot backups; {ASK}"
+                ),
+            });
+        }
+    }
+    crate::api::is_true(spec.use_kms).then(|| Unsupported {
+        reason: "KMSNotSupported",
+        message: format!(
+            "spec.useKMS: BR runs without tidb-backup-manager's KMS decryption here, so it would get encrypted keys; store plain keys in the secrets and remove useKMS, or {ASK}"
+        ),
+    })
+}
+
+/// Every finding for the defaulted Backup.
 pub fn findings(backup: &Backup) -> Vec<Finding> {
-    let mut findings = validate_backup(&defaulted(backup));
-    findings.extend(execution_findings(backup));
-    findings
+    validate_backup(&defaulted(backup))
 }
 
 /// The errors among [`findings`] (warnings do not stop a backup).
@@ -215,6 +248,8 @@ pub enum Step {
     Done,
     /// The spec fails validation: record `Invalid`; no Job is ever created.
     Invalid(Vec<Finding>),
+    /// A valid Backup this reconciler does not run: record `Unsupported` once.
+    Unsupported(Unsupported),
     /// Hold the GC life time (when `spec.from` is set), then record `Prepare`.
     Prepare,
     /// Create Job `backup-<name>` (an existing one counts as created).
@@ -256,6 +291,9 @@ pub fn next_step(backup: &Backup, job: Option<&JobView>, pod: Option<&PodView>) 
             let errors = validation_errors(backup);
             if !errors.is_empty() {
                 return Step::Invalid(errors);
+            }
+            if let Some(unsupported) = unsupported(&defaulted(backup).spec) {
+                return Step::Unsupported(unsupported);
             }
             return Step::Prepare;
         }

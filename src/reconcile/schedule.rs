@@ -25,14 +25,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::api::ObjectMeta;
 
+use super::Unsupported;
 use super::argv::go_path_join;
 use super::job::{LABEL_MANAGED_BY, LABEL_NAME, LAST_APPLIED_ANNOTATION};
 use super::status::{self, upsert_condition};
 use crate::api::{Backup, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 use crate::rules::cron::{self, Schedule};
+use crate::rules::defaults::default_spec;
 use crate::rules::duration::GoDuration;
 use crate::rules::labels::LABEL_INSTANCE;
-use crate::rules::{Finding, default_schedule, validate_schedule};
+use crate::rules::{Finding, SpecContext, default_schedule, validate_schedule};
 
 /// Label naming the schedule a Backup belongs to (`kubectl get bk -l …` in the guide).
 pub const LABEL_SCHEDULE: &str = "tidb.pingcap.com/backup-schedule";
@@ -51,6 +53,8 @@ pub const INVALID: &str = status::INVALID;
 pub const PAUSED: &str = "Paused";
 /// A tick is due but an earlier Backup of the schedule has not finished.
 pub const BLOCKED: &str = "Blocked";
+/// Parts of the schedule this reconciler does not run (TiDB Operator does).
+pub const UNSUPPORTED: &str = status::UNSUPPORTED;
 
 /// The tick as it appears in Backup names and prefixes: UTC, `2006-01-02t15-04-05`.
 pub fn tick_stamp(tick: Timestamp) -> String {
@@ -325,25 +329,61 @@ pub fn retention(
 }
 
 /// Every finding for the schedule as the controller runs it: the rule core's on the
-/// defaulted object, plus what the Backup reconciler cannot run in its template.
+/// defaulted object.
 pub fn findings(schedule: &BackupSchedule) -> Vec<Finding> {
     let mut schedule = schedule.clone();
     default_schedule(&mut schedule);
-    let mut findings = validate_schedule(&schedule);
-    let template = Backup {
-        metadata: schedule.metadata.clone(),
-        spec: schedule.spec.backup_template.clone(),
-        status: None,
-    };
-    findings.extend(
-        super::execution_findings(&template)
-            .into_iter()
-            .map(|f| Finding {
-                path: f.path.replacen("spec.", "spec.backupTemplate.", 1),
-                ..f
-            }),
+    validate_schedule(&schedule)
+}
+
+/// What of the schedule this reconciler does not run: a template it cannot run stops
+/// the schedule (`Some(true, …)`); log and compact templates are left to TiDB Operator
+/// while the snapshot backups run (`Some(false, …)`).
+pub fn unsupported(schedule: &BackupSchedule) -> Option<(bool, Unsupported)> {
+    let mut template = schedule.spec.backup_template.clone();
+    default_spec(
+        &mut template,
+        &SpecContext::of_schedule(&schedule.metadata),
+        "spec.backupTemplate",
+        &mut Vec::new(),
     );
-    findings
+    if let Some(unsupported) = super::unsupported(&template) {
+        return Some((
+            true,
+            Unsupported {
+                message: format!(
+                    "spec.backupTemplate: {}; no Backup is created",
+                    unsupported.message
+                ),
+                ..unsupported
+            },
+        ));
+    }
+    let parts: Vec<&str> = [
+        (
+            "spec.logBackupTemplate",
+            schedule.spec.log_backup_template.is_some(),
+        ),
+        (
+            "spec.compactBackupTemplate",
+            schedule.spec.compact_backup_template.is_some(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect();
+    (!parts.is_empty()).then(|| {
+        (
+            false,
+            Unsupported {
+                reason: "LogBackupNotSupported",
+                message: format!(
+                    "{} not run by this reconciler (log and compact backups are TiDB Operator's); the snapshot backups of spec.backupTemplate are",
+                    parts.join(" and ")
+                ),
+            },
+        )
+    })
 }
 
 /// What to do for a schedule now.
@@ -420,13 +460,20 @@ pub fn plan(schedule: &BackupSchedule, backups: &[Backup], now: Timestamp, tz: &
     } else {
         condition(&mut status, PAUSED, false, "Active", "");
     }
+    let unsupported = unsupported(schedule);
+    match &unsupported {
+        Some((_, part)) => condition(&mut status, UNSUPPORTED, true, part.reason, &part.message),
+        None => condition(&mut status, UNSUPPORTED, false, "Supported", ""),
+    }
+    let stopped = unsupported.is_some_and(|(stops, _)| stops);
     // The validator parses the cron too; an error here only means an invalid spec.
     let cron = cron::parse_standard(&schedule.spec.schedule)
         .ok()
-        .filter(|_| errors.is_empty());
+        .filter(|_| errors.is_empty() && !stopped);
     let Some(cron) = cron else {
-        // The webhook may have been bypassed: report, and touch nothing until the spec
-        // changes (retention included, so a broken policy cannot delete anything).
+        // The webhook may have been bypassed, or the template is not ours to run: report,
+        // and touch nothing until the spec changes (retention included, so a broken policy
+        // cannot delete anything).
         condition(&mut status, BLOCKED, false, "NotWaiting", "");
         status.next_backup_time = None;
         return Plan {

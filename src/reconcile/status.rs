@@ -11,7 +11,7 @@ use crate::api::{BackupCondition, BackupStatus};
 use crate::rules::Finding;
 
 pub use crate::api::condition::{
-    COMPLETE, FAILED, INVALID, PREPARE, RETRY_FAILED, RUNNING, SCHEDULED,
+    COMPLETE, FAILED, INVALID, PREPARE, RETRY_FAILED, RUNNING, SCHEDULED, UNSUPPORTED,
 };
 
 /// Longest condition message (metav1.Condition allows 32768).
@@ -139,9 +139,26 @@ pub fn reports(status: &BackupStatus, type_: &str, reason: &str, message: &str) 
 
 /// The terminal condition a backup reached, if any: `Complete`, `Failed` or `Invalid`.
 pub fn terminal(status: Option<&BackupStatus>) -> Option<&'static str> {
-    [COMPLETE, FAILED, INVALID]
+    [COMPLETE, FAILED, INVALID, UNSUPPORTED]
         .into_iter()
         .find(|t| is_true(status, t))
+}
+
+/// `Unsupported`: a valid Backup this reconciler does not run (TiDB Operator does).
+pub fn unsupported(
+    status: &mut BackupStatus,
+    unsupported: &super::Unsupported,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    set_condition(
+        status,
+        UNSUPPORTED,
+        unsupported.reason,
+        &unsupported.message,
+        generation,
+        now,
+    );
 }
 
 /// `Invalid`: the spec fails validation; no Job is created. The message lists every

@@ -495,6 +495,38 @@ async fn an_invalid_spec_is_marked_invalid_and_gets_no_job() {
     assert_eq!(h.job_creates(), 0, "terminal: never a Job");
 }
 
+/// A log backup is valid, and TiDB Operator's to run: one `Unsupported` condition and one
+/// Event, no Job, no finalizer, nothing more on later events.
+#[tokio::test]
+async fn a_log_backup_is_unsupported_once() {
+    let h = harness();
+    let mut b = seed_backup("b1", None);
+    b["spec"]["backupMode"] = json!("log");
+    b["spec"]["cleanPolicy"] = json!("Delete");
+    h.fake.insert(b);
+    h.reconcile("b1").await.expect("reconcile");
+    assert_eq!(h.job_creates(), 0);
+    assert_eq!(h.status("b1")["phase"], "Unsupported");
+    let unsupported = h.condition("b1", "Unsupported");
+    assert_eq!(unsupported["reason"], "LogBackupNotSupported");
+    assert_eq!(
+        unsupported["message"],
+        "log (PITR) backups are not run by this reconciler, which runs BR snapshot backups; let TiDB Operator's backup controller run it"
+    );
+    assert_eq!(h.event_reasons(), vec!["LogBackupNotSupported"]);
+    assert!(
+        h.finalizers("b1").as_array().is_none_or(Vec::is_empty),
+        "no finalizer: nothing to clean"
+    );
+    h.reconcile("b1").await.expect("again");
+    assert_eq!(h.job_creates(), 0, "terminal: never a Job");
+    assert_eq!(
+        h.event_reasons(),
+        vec!["LogBackupNotSupported"],
+        "announced once"
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_tidb_is_retried_without_a_job() {
     let h = harness();

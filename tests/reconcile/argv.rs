@@ -213,7 +213,7 @@ fn remote_paths_match_the_operator() {
     let err = remote_path(&none.spec).expect_err("no storage");
     assert_eq!(
         err.to_string(),
-        "spec: no storage provider: set exactly one of s3, gcs or local"
+        "spec: no storage provider: set exactly one of s3, gcs, azblob or local"
     );
 }
 
@@ -234,4 +234,111 @@ fn go_path_semantics() {
     assert_eq!(go_path_clean("/../a"), "/a");
     assert_eq!(go_path_clean(""), ".");
     assert_eq!(go_path_clean("a/./b//c/"), "a/b/c");
+}
+
+/// Golden command lines for the other storages, in TiDB Operator's order
+/// (`GenStorageArgsForFlag`: the storage URL, then the provider's own flags).
+#[test]
+fn gcs_azblob_local_and_path_style_golden_argv() {
+    let of = |storage: &str| {
+        let b = defaulted(&backup(&format!(
+            "apiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {{name: b, namespace: test1}}\nspec:\n  br: {{cluster: demo1, sendCredToTikv: false, logLevel: info}}\n{storage}\n"
+        )));
+        backup_args(&b.spec, "test1", false).expect("argv")
+    };
+    assert_eq!(
+        of(
+            "  gcs: {projectId: p, bucket: my-bucket, prefix: /demo1/, storageClass: NEARLINE, objectAcl: private, secretName: gcs-secret}"
+        ),
+        strings(&[
+            "backup",
+            "full",
+            "--pd=demo1-pd.test1:2379",
+            "--log-level=info",
+            "--send-credentials-to-tikv=false",
+            "--storage=gcs://my-bucket/demo1/",
+            "--gcs.storage-class=NEARLINE",
+            "--gcs.predefined-acl=private",
+            "--gcs.credentials-file=/var/lib/gcs-credentials/credentials",
+        ])
+    );
+    assert_eq!(
+        of("  azblob: {container: backups, prefix: demo1, accessTier: Cool, secretName: az}"),
+        strings(&[
+            "backup",
+            "full",
+            "--pd=demo1-pd.test1:2379",
+            "--log-level=info",
+            "--send-credentials-to-tikv=false",
+            "--storage=azure://backups/demo1/",
+            "--azblob.access-tier=Cool",
+        ])
+    );
+    // The account and the SAS token travel in the URL, query-escaped as Go's url.Values.
+    assert_eq!(
+        of(
+            "  azblob: {container: backups, prefix: demo1, storageAccount: acct, sasToken: \"sv=2024-11-04&sig=a/b+c=\"}"
+        )[5],
+        "--storage=azure://backups/demo1/?account-name=acct&sas-token=sv%3D2024-11-04%26sig%3Da%2Fb%2Bc%3D"
+    );
+    assert_eq!(
+        of(
+            "  local:\n    volume: {name: nfs, nfs: {server: 10.0.0.9, path: /exports}}\n    volumeMount: {name: nfs, mountPath: /backup}\n    prefix: demo1/full"
+        ),
+        strings(&[
+            "backup",
+            "full",
+            "--pd=demo1-pd.test1:2379",
+            "--log-level=info",
+            "--send-credentials-to-tikv=false",
+            "--storage=local:///backup/demo1/full",
+        ])
+    );
+    // s3.forcePathStyle (TiDB Operator v1.6.2) goes into the URL.
+    assert_eq!(
+        of(
+            "  s3: {provider: minio, endpoint: \"http://minio:9000\", bucket: b, prefix: p, forcePathStyle: false}"
+        )[5],
+        "--storage=s3://b/p?force-path-style=false"
+    );
+}
+
+/// Azure credentials reach BR as TiDB Operator passes them: the account from the spec or
+/// the Secret, the key or Azure AD from the Secret, each optional; none with a SAS token.
+#[test]
+fn azblob_credentials_in_the_job_environment() {
+    use tidb_backup_webhook::reconcile::job::azblob_env;
+    let env = |azblob: &str| -> Vec<String> {
+        let b = backup(&format!(
+            "apiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {{name: b, namespace: test1}}\nspec:\n  br: {{cluster: demo1}}\n  azblob: {azblob}\n"
+        ));
+        azblob_env(&b)
+            .iter()
+            .map(|v| match (&v.value, &v.value_from) {
+                (Some(value), _) => format!("{}={value}", v.name),
+                (None, Some(from)) => {
+                    let key = from.secret_key_ref.as_ref().expect("secret ref");
+                    format!(
+                        "{}<-{}/{} optional={:?}",
+                        v.name, key.name, key.key, key.optional
+                    )
+                }
+                _ => v.name.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        env("{container: c, secretName: az}"),
+        [
+            "AZURE_STORAGE_ACCOUNT<-az/AZURE_STORAGE_ACCOUNT optional=Some(true)",
+            "AZURE_STORAGE_KEY<-az/AZURE_STORAGE_KEY optional=Some(true)",
+            "AZURE_CLIENT_ID<-az/AZURE_CLIENT_ID optional=Some(true)",
+            "AZURE_CLIENT_SECRET<-az/AZURE_CLIENT_SECRET optional=Some(true)",
+            "AZURE_TENANT_ID<-az/AZURE_TENANT_ID optional=Some(true)",
+        ]
+    );
+    assert_eq!(
+        env("{container: c, storageAccount: acct, sasToken: sv=1}"),
+        ["AZURE_STORAGE_ACCOUNT=acct"]
+    );
 }

@@ -116,10 +116,27 @@ fn explain_reports_what_the_reconciler_cannot_run() {
     )
     .expect("write");
     let (code, out, _) = explain(&[file.to_str().expect("path")]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 0, "TiDB Operator runs it: valid");
     assert!(
-        out.contains("#   error: spec.useKMS: not supported by this reconciler"),
+        out.contains("# Validation: valid\n# Reconciler: Unsupported (KMSNotSupported): spec.useKMS: BR runs without tidb-backup-manager's KMS decryption here"),
         "{out}"
+    );
+    assert!(!out.contains("kind: Job"), "{out}");
+
+    std::fs::write(
+        &file,
+        "apiVersion: pingcap.com/v1alpha1\nkind: BackupSchedule\nmetadata: {name: pitr, namespace: ns}\nspec:\n  schedule: '0 2 * * *'\n  maxReservedTime: 72h\n  backupTemplate:\n    br: {cluster: demo1}\n    s3: {provider: aws, region: us-west-1, bucket: b, prefix: full, secretName: s3}\n  logBackupTemplate:\n    backupMode: log\n    br: {cluster: demo1}\n    s3: {provider: aws, region: us-west-1, bucket: b, prefix: log, secretName: s3}\n",
+    )
+    .expect("write");
+    let (code, out, _) = explain(&[file.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("# Reconciler: Unsupported (LogBackupNotSupported): spec.logBackupTemplate not run by this reconciler (log and compact backups are TiDB Operator's); the snapshot backups of spec.backupTemplate are"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# Backup the tick at "),
+        "snapshot backups still run: {out}"
     );
 }
 

@@ -376,16 +376,73 @@ fn a_job_owned_by_something_else_is_never_adopted() {
 fn use_kms_cannot_be_executed_without_the_backup_manager() {
     let mut b = seed();
     b.spec.use_kms = Some(true);
-    let Step::Invalid(errors) = next_step(&b, None, None) else {
-        panic!("expected Invalid");
+    let Step::Unsupported(unsupported) = next_step(&b, None, None) else {
+        panic!("expected Unsupported");
     };
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "spec.useKMS");
+    assert_eq!(unsupported.reason, "KMSNotSupported");
     assert!(
-        errors[0].message.starts_with(
-            "not supported by this reconciler: BR runs without tidb-backup-manager's KMS decryption"
-        ),
+        unsupported
+            .message
+            .starts_with("spec.useKMS: BR runs without tidb-backup-manager's KMS decryption here"),
         "{}",
-        errors[0].message
+        unsupported.message
     );
+}
+
+/// What TiDB Operator runs and this reconciler does not gets one terminal condition with
+/// the reason: no Job, no retry, and no cleanPolicy finalizer (nothing was written).
+#[test]
+fn log_volume_snapshot_and_dumpling_backups_are_unsupported_once() {
+    type Edit = fn(&mut tidb_backup_webhook::api::Backup);
+    let cases: [(&str, Edit); 3] = [
+        ("LogBackupNotSupported", |b| {
+            b.spec.backup_mode = "log".into()
+        }),
+        ("VolumeSnapshotNotSupported", |b| {
+            b.spec.backup_mode = "volume-snapshot".into()
+        }),
+        ("DumplingNotSupported", |b| {
+            b.spec.br = None;
+            b.spec.storage_size = "10Gi".into();
+            b.spec.from = Some(tidb_backup_webhook::api::TiDBAccessConfig {
+                host: "demo1-tidb".into(),
+                secret_name: "s".into(),
+                ..Default::default()
+            });
+        }),
+    ];
+    for (reason, edit) in cases {
+        let mut b = seed();
+        b.spec.clean_policy = "Delete".into();
+        edit(&mut b);
+        let Step::Unsupported(unsupported) = next_step(&b, None, None) else {
+            panic!(
+                "{reason}: expected Unsupported, got {:?}",
+                next_step(&b, None, None)
+            );
+        };
+        assert_eq!(unsupported.reason, reason);
+        assert!(
+            unsupported
+                .message
+                .contains("let TiDB Operator's backup controller run it"),
+            "{}",
+            unsupported.message
+        );
+        assert!(
+            !tidb_backup_webhook::reconcile::clean::wants_finalizer(&b),
+            "{reason}"
+        );
+        // Recorded once, it is terminal.
+        let mut status = tidb_backup_webhook::api::BackupStatus::default();
+        tidb_backup_webhook::reconcile::status::unsupported(
+            &mut status,
+            &unsupported,
+            Some(1),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(status.phase, "Unsupported");
+        b.status = Some(status);
+        assert_eq!(next_step(&b, None, None), Step::Done, "{reason}");
+    }
 }

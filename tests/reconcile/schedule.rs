@@ -836,7 +836,7 @@ fn time_zone_for_the_cron_utc_for_names() {
     );
 }
 
-/// Conditions are always all three, with the generation; `lastTransitionTime` moves
+/// Conditions are always all four, with the generation; `lastTransitionTime` moves
 /// only when a status flips, so an unchanged round writes an equal status.
 #[test]
 fn conditions_and_a_stable_status() {
@@ -855,6 +855,7 @@ fn conditions_and_a_stable_status() {
         [
             ("Invalid", "False", "ValidSpec"),
             ("Paused", "False", "Active"),
+            ("Unsupported", "False", "Supported"),
             ("Blocked", "False", "NotWaiting"),
         ]
     );
@@ -1077,5 +1078,55 @@ fn ticks_between_counts_strictly_inside_and_stops_at_the_limit() {
     assert_eq!(
         ticks_between(&every, after, ts("2026-03-01T00:30:00Z"), &tz, 100),
         19
+    );
+}
+
+/// A template this reconciler does not run stops the schedule with `Unsupported` (no
+/// Backup that would never run); log and compact templates are reported while the
+/// snapshot backups of the template still run.
+#[test]
+fn unsupported_templates_and_parts_are_reported() {
+    let now = ts("2026-03-10T00:00:30Z");
+    let mut bs = schedule();
+    bs.spec.max_backups = Some(3);
+    bs.spec.backup_template.backup_mode = "log".into();
+    let stopped = plan(&bs, &[], now, &TimeZone::UTC);
+    assert_eq!(stopped.create, None);
+    assert_eq!(stopped.requeue_at, None);
+    let unsupported = stopped
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Unsupported")
+        .expect("condition");
+    assert_eq!(
+        (unsupported.status.as_str(), unsupported.reason.as_str()),
+        ("True", "LogBackupNotSupported")
+    );
+    assert!(
+        unsupported
+            .message
+            .starts_with("spec.backupTemplate: log (PITR) backups are not run by this reconciler")
+            && unsupported.message.ends_with("; no Backup is created"),
+        "{}",
+        unsupported.message
+    );
+
+    let mut bs = schedule();
+    bs.spec.max_backups = Some(3);
+    let mut log = bs.spec.backup_template.clone();
+    log.backup_mode = "log".into();
+    bs.spec.log_backup_template = Some(Box::new(log));
+    let partial = plan(&bs, &[], now, &TimeZone::UTC);
+    assert!(partial.create.is_some(), "snapshot backups still run");
+    let unsupported = partial
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Unsupported")
+        .expect("condition");
+    assert_eq!(
+        unsupported.message,
+        "spec.logBackupTemplate not run by this reconciler (log and compact backups are TiDB Operator's); the snapshot backups of spec.backupTemplate are"
     );
 }
