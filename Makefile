@@ -8,7 +8,7 @@ IMAGE ?= tidb-backup-webhook:0.1.0
 CHART := charts/tidb-backup-webhook
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build run test lint fmt unit e2e crds manifests certs image bench clean
+.PHONY: all build run test lint fmt unit e2e crds manifests certs image bench fuzz clean
 
 all: build
 
@@ -88,6 +88,12 @@ certs: build
 bench:
 	$(CARGO) bench --locked --bench rules --bench admission
 	scripts/bench-load.sh
+
+## fuzz: the seeded corpus fuzzing of check and the webhook, longer than in make test
+## (FUZZ_CASES, default 100000; FUZZ_SEED, default 1)
+.PHONY: fuzz
+fuzz:
+	FUZZ_CASES=$${FUZZ_CASES:-100000} FUZZ_SEED=$${FUZZ_SEED:-1} $(CARGO) test --locked --release --test admission fuzz_corpus -- --nocapture
 
 clean:
 	$(CARGO) clean
