@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::backup::{
     AzblobStorageProvider, BRConfig, GcsStorageProvider, LocalStorageProvider, S3StorageProvider,
-    StorageRef,
 };
 
 /// A compaction of a log backup (`spec.compactBackupTemplate` of a BackupSchedule).
@@ -87,15 +86,4 @@ pub struct CompactSpec {
     pub additional_volumes: Option<Vec<Volume>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_volume_mounts: Option<Vec<VolumeMount>>,
-}
-
-impl CompactSpec {
-    pub fn storage(&self) -> StorageRef<'_> {
-        StorageRef {
-            s3: self.s3.as_ref(),
-            gcs: self.gcs.as_ref(),
-            azblob: self.azblob.as_ref(),
-            local: self.local.as_deref(),
-        }
-    }
 }

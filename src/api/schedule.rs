@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backup::{
     AzblobStorageProvider, BRConfig, BackupCondition, BackupSpec, GcsStorageProvider,
-    LocalStorageProvider, S3StorageProvider, StorageRef, null_as_default,
+    LocalStorageProvider, S3StorageProvider, null_as_default,
 };
 use super::compact::CompactSpec;
 
@@ -122,18 +122,6 @@ pub struct BackupScheduleSpec {
     pub azblob: Option<AzblobStorageProvider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local: Option<Box<LocalStorageProvider>>,
-}
-
-impl BackupScheduleSpec {
-    /// The schedule-level storage fields.
-    pub fn storage(&self) -> StorageRef<'_> {
-        StorageRef {
-            s3: self.s3.as_ref(),
-            gcs: self.gcs.as_ref(),
-            azblob: self.azblob.as_ref(),
-            local: self.local.as_deref(),
-        }
-    }
 }
 
 /// Observed state of a BackupSchedule.
