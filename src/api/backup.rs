@@ -246,30 +246,6 @@ pub struct StorageRef<'a> {
     pub local: Option<&'a LocalStorageProvider>,
 }
 
-/// `storage()` for a spec with Go's inlined `StorageProvider` fields (written out in each
-/// type rather than `#[serde(flatten)]`ed, which would hide unknown fields from decoding).
-macro_rules! storage_provider {
-    ($($spec:ty),+) => {$(
-        impl $spec {
-            /// The storage fields (`s3`, `gcs`, `azblob`, `local`).
-            pub fn storage(&self) -> StorageRef<'_> {
-                StorageRef {
-                    s3: self.s3.as_ref(),
-                    gcs: self.gcs.as_ref(),
-                    azblob: self.azblob.as_ref(),
-                    local: self.local.as_deref(),
-                }
-            }
-        }
-    )+};
-}
-
-storage_provider!(
-    BackupSpec,
-    super::compact::CompactSpec,
-    super::schedule::BackupScheduleSpec
-);
-
 impl StorageRef<'_> {
     /// The providers set, in TiDB Operator's order of precedence (`GetStorageType`).
     pub fn kinds(&self) -> Vec<StorageKind> {

@@ -12,6 +12,26 @@ pub use schedule::*;
 
 use kube::CustomResourceExt;
 
+/// `storage()` for a spec with Go's inlined `StorageProvider` fields (written out in each
+/// type rather than `#[serde(flatten)]`ed, which would hide unknown fields from decoding).
+macro_rules! storage_provider {
+    ($($spec:ty),+) => {$(
+        impl $spec {
+            /// The storage fields (`s3`, `gcs`, `azblob`, `local`).
+            pub fn storage(&self) -> StorageRef<'_> {
+                StorageRef {
+                    s3: self.s3.as_ref(),
+                    gcs: self.gcs.as_ref(),
+                    azblob: self.azblob.as_ref(),
+                    local: self.local.as_deref(),
+                }
+            }
+        }
+    )+};
+}
+
+storage_provider!(BackupSpec, CompactSpec, BackupScheduleSpec);
+
 /// API group and version of both kinds.
 pub const API_VERSION: &str = "pingcap.com/v1alpha1";
 
