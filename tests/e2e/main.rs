@@ -6,6 +6,7 @@
 //! Two phases, each with a control plane of its own (see `harness`): the project's own
 //! CRDs (the README's standalone case), then CRDs shaped as TiDB Operator 1.6 ships them
 //! (the "next to TiDB Operator" case), whose tests are named `tidb_operator_crds::…`.
+//! `helm` installs the chart into a control plane of its own.
 
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
@@ -13,6 +14,7 @@
 mod cluster;
 mod corpus;
 mod harness;
+mod helm;
 mod webhook;
 
 use std::process::ExitCode;
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
             tests: webhook::tests()
                 .into_iter()
                 .chain(corpus::tests())
+                .chain(helm::tests())
                 .collect(),
         },
     ];
