@@ -19,7 +19,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
-use super::{Backup, BackupSchedule};
+use super::backup::Backup;
+use super::schedule::BackupSchedule;
 
 /// Default of `spec.backupMode` (TiDB Operator's CRD, v1.4+).
 pub const DEFAULT_BACKUP_MODE: &str = "snapshot";

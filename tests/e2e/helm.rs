@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::harness::control_plane::{ControlPlane, bin_dir};
-use crate::harness::crds::{CrdSet, repository_path};
+use crate::harness::crds::{CrdSet, repository_path, wait_established};
 use crate::harness::kubectl::Kubectl;
 use crate::harness::pki::{self, Credentials};
 use crate::harness::process::{Process, command, free_port, http_get, wait_for};
@@ -453,13 +453,7 @@ fn install_upgrade_uninstall(_: &Env) {
         "--set",
         "reconciler.enabled=true",
     ]);
-    cluster.kubectl.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/backups.pingcap.com",
-        "crd/backupschedules.pingcap.com",
-    ]);
+    wait_established(&cluster.kubectl).unwrap_or_else(|e| panic!("{e}"));
     let webhook = run_release_webhook(&cluster, port, "standalone");
     the_webhook_defaults_the_guide_backup(&cluster, "standalone", CrdSet::Standalone);
     uninstall_removes_everything_but_the_crds(

@@ -4,11 +4,13 @@
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde_json::Value;
 use tidb_backup_webhook::api::{CrdShape, crds};
 
 use super::kubectl::Kubectl;
+use super::process::wait_for;
 use super::webhook::BIN;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,21 +99,34 @@ impl CrdSet {
                 self.name()
             ));
         }
-        let output = kubectl.run(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/backups.pingcap.com",
-            "crd/backupschedules.pingcap.com",
-        ]);
-        if !output.status.success() {
-            return Err(format!(
-                "the {} CRDs were not established:\n{output}",
-                self.name()
-            ));
-        }
-        Ok(())
+        wait_established(kubectl)
+            .map_err(|e| format!("the {} CRDs were not established: {e}", self.name()))
     }
+}
+
+/// Waits until the Backup and BackupSchedule CRDs are established. `kubectl wait` fails
+/// at once, instead of waiting, on a CRD whose status has no conditions yet (just
+/// created), so it is asked again until it succeeds.
+pub fn wait_established(kubectl: &Kubectl) -> Result<(), String> {
+    wait_for(
+        "the Backup and BackupSchedule CRDs to be established",
+        Duration::from_secs(60),
+        &mut [],
+        || {
+            let output = kubectl.run(&[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=10s",
+                "crd/backups.pingcap.com",
+                "crd/backupschedules.pingcap.com",
+            ]);
+            if output.status.success() {
+                Ok(true)
+            } else {
+                Err(output.to_string())
+            }
+        },
+    )
 }
 
 /// Structural defaulting of `value` by `schema` (the apiserver's order: this level's

@@ -1,13 +1,14 @@
 //! The end-to-end harness: one control plane per phase of the test binary (one per CRD
 //! shape), started before the phase's first test and always torn down after its last.
 //!
-//! `run_phases` runs the phases one after the other. Each starts etcd, kube-apiserver and kube-controller-manager (`control_plane`),
-//! installs a CRD set (`crds`), starts and registers the webhook (`webhook`), runs the
-//! tests with libtest-mimic (each in its own thread, panics caught), then drops the
-//! environment: every process is killed and the temporary directory removed, whatever
-//! the tests did. When the environment cannot start, every test fails with the reason;
-//! nothing is skipped. When no test is selected (`--list`, a filter matching none of
-//! them), nothing is started.
+//! `run_phases` runs the phases one after the other. Each starts etcd, kube-apiserver
+//! and kube-controller-manager (`control_plane`), installs its CRD set (`crds`), starts
+//! and registers the webhook (`webhook`), runs its tests with libtest-mimic (each in its
+//! own thread, panics caught), then drops the environment: every process is killed and
+//! the temporary directory removed, whatever the tests did. When the environment cannot
+//! start, every test of the phase fails with the reason; nothing is skipped. When none of
+//! a phase's tests is selected (`--list`, a filter matching none of them), nothing is
+//! started for it.
 //!
 //! Tests that change what every test sees (stopping the webhook, unregistering it) are
 //! marked `cluster_wide` and run alone; the others run in parallel, each in a namespace
