@@ -27,8 +27,9 @@ run: build
 test: test-deps lint unit
 
 ## test-deps: what the tests need besides Rust, if missing: MariaDB for the GC-lifetime
-## tests, kubernetes-validate, helm and promtool (built from tools/ into .tools/bin), and
-## the end-to-end tests' control plane (once per change of a tools/*/go.sum)
+## tests, kubernetes-validate, and the Go tools, each built the same way from its module
+## under tools/ into .tools/bin (once per change of its go.mod/go.sum): helm, promtool,
+## and the end-to-end tests' etcd, kube-apiserver, kube-controller-manager and kubectl
 .PHONY: test-deps
 test-deps:
 	scripts/test-deps.sh

@@ -129,6 +129,20 @@ pub enum Command {
         /// Write one file per CRD into this directory instead (as in `manifests/crds`).
         #[arg(long, value_name = "DIR")]
         out_dir: Option<std::path::PathBuf>,
+        /// `standalone`: this project's CRDs (`manifests/crds`). `tidb-operator`: the same
+        /// fields shaped as TiDB Operator 1.6 ships its CRDs (no status subresource; its
+        /// defaults, enums, CEL rules and required fields), for tests next to TiDB
+        /// Operator; install TiDB Operator's own CRDs there.
+        #[arg(
+            long,
+            value_name = "SHAPE",
+            default_value = "standalone",
+            value_parser = clap::builder::TypedValueParser::try_map(
+                clap::builder::PossibleValuesParser::new(crate::api::CrdShape::NAMES),
+                |name| name.parse::<crate::api::CrdShape>()
+            )
+        )]
+        shape: crate::api::CrdShape,
     },
 }
 
@@ -383,7 +397,7 @@ impl Cli {
                 namespace,
             } => manifests(ca_bundle, namespace).into(),
             Command::Runner(RunnerCommand::Clean(args)) => runner_clean(&args).into(),
-            Command::Crds { out_dir } => match write_crds(out_dir.as_deref()) {
+            Command::Crds { out_dir, shape } => match write_crds(out_dir.as_deref(), shape) {
                 Ok(()) => Exit::Success.into(),
                 Err(e) => {
                     eprintln!("cannot write the CRDs: {e}");
@@ -458,11 +472,14 @@ enum CrdsError {
     Write(#[from] std::io::Error),
 }
 
-fn write_crds(out_dir: Option<&std::path::Path>) -> Result<(), CrdsError> {
+fn write_crds(
+    out_dir: Option<&std::path::Path>,
+    shape: crate::api::CrdShape,
+) -> Result<(), CrdsError> {
     match out_dir {
-        None => print!("{}", crate::api::crds_yaml()?),
+        None => print!("{}", crate::api::crds_yaml(shape)?),
         Some(dir) => {
-            for (name, yaml) in crate::api::crd_files()? {
+            for (name, yaml) in crate::api::crd_files(shape)? {
                 std::fs::write(dir.join(name), yaml)?;
             }
         }

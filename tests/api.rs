@@ -6,7 +6,7 @@
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use tidb_backup_webhook::api::decode::{self, Decoded, Object};
-use tidb_backup_webhook::api::{Backup, BackupSchedule, crd_files};
+use tidb_backup_webhook::api::{Backup, BackupSchedule, CrdShape, crd_files, crds};
 
 /// The user guide's Backups and BackupSchedules, as the guide shows them.
 const GUIDE: [&str; 6] = [
@@ -238,7 +238,7 @@ fn crds_have_names_columns_and_status_subresource() {
 #[test]
 fn committed_crds_match_the_types() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/crds");
-    for (name, yaml) in crd_files().expect("render") {
+    for (name, yaml) in crd_files(CrdShape::Standalone).expect("render") {
         let committed = std::fs::read_to_string(format!("{dir}/{name}")).unwrap_or_default();
         assert!(
             committed == yaml,
@@ -406,4 +406,362 @@ fn null_lists_written_by_tidb_operator_read_as_empty() {
     });
     let (backup, _) = decode::typed::<Backup>(&doc).expect("typed");
     assert_eq!(backup.status.map(|s| s.conditions.len()), Some(0));
+}
+
+/// One CRD of `crds(shape)` as JSON: [Backup, BackupSchedule].
+fn crd_json(shape: CrdShape) -> [Value; 2] {
+    crds(shape).map(|crd| serde_json::to_value(crd).expect("crd"))
+}
+
+fn spec_schema(crd: &Value) -> &Value {
+    &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+}
+
+/// Every schema node of `schema` by path (`.spec.s3.provider`, `[]` for list items,
+/// `{}` for map values).
+fn schema_nodes<'a>(schema: &'a Value, path: String, nodes: &mut Vec<(String, &'a Value)>) {
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, child) in properties {
+            schema_nodes(child, format!("{path}.{name}"), nodes);
+        }
+    }
+    if schema["items"].is_object() {
+        schema_nodes(&schema["items"], format!("{path}[]"), nodes);
+    }
+    if schema["additionalProperties"].is_object() {
+        schema_nodes(
+            &schema["additionalProperties"],
+            format!("{path}{{}}"),
+            nodes,
+        );
+    }
+    nodes.push((path, schema));
+}
+
+fn all_nodes(crd: &Value) -> Vec<(String, &Value)> {
+    let mut nodes = Vec::new();
+    schema_nodes(
+        &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"],
+        String::new(),
+        &mut nodes,
+    );
+    nodes
+}
+
+#[test]
+fn tidb_operator_shape_has_no_status_subresource_and_its_columns() {
+    let [backup, schedule] = crd_json(CrdShape::TidbOperator);
+    for crd in [&backup, &schedule] {
+        let version = &crd["spec"]["versions"][0];
+        assert!(
+            version["subresources"]["status"].is_null(),
+            "{}: TiDB Operator writes status with whole-object updates: {}",
+            crd["metadata"]["name"],
+            version["subresources"]
+        );
+        assert_eq!(version["name"], "v1alpha1");
+    }
+    let columns = |crd: &Value| -> Vec<(String, String, String, i64)> {
+        crd["spec"]["versions"][0]["additionalPrinterColumns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["jsonPath"].as_str().unwrap().to_owned(),
+                    c["type"].as_str().unwrap().to_owned(),
+                    c["priority"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    let expected = |rows: &[(&str, &str, &str, i64)]| -> Vec<(String, String, String, i64)> {
+        rows.iter()
+            .map(|(n, p, t, pr)| ((*n).into(), (*p).into(), (*t).into(), *pr))
+            .collect()
+    };
+    // TiDB Operator v1.6's columns.
+    assert_eq!(
+        columns(&backup),
+        expected(&[
+            ("Type", ".spec.backupType", "string", 0),
+            ("Mode", ".spec.backupMode", "string", 0),
+            ("Status", ".status.phase", "string", 0),
+            ("BackupPath", ".status.backupPath", "string", 0),
+            ("BackupSize", ".status.backupSizeReadable", "string", 0),
+            (
+                "IncrementalBackupSize",
+                ".status.incrementalBackupSizeReadable",
+                "string",
+                10
+            ),
+            ("CommitTS", ".status.commitTs", "string", 0),
+            (
+                "LogTruncateUntil",
+                ".status.logSuccessTruncateUntil",
+                "string",
+                0
+            ),
+            ("Started", ".status.timeStarted", "date", 1),
+            ("Completed", ".status.timeCompleted", "date", 1),
+            ("TimeTaken", ".status.timeTaken", "string", 0),
+            ("Age", ".metadata.creationTimestamp", "date", 0),
+        ])
+    );
+    assert_eq!(
+        columns(&schedule),
+        expected(&[
+            ("Schedule", ".spec.schedule", "string", 0),
+            ("MaxBackups", ".spec.maxBackups", "integer", 0),
+            ("MaxReservedTime", ".spec.maxReservedTime", "string", 0),
+            ("LastBackup", ".status.lastBackup", "string", 1),
+            ("LastBackupTime", ".status.lastBackupTime", "date", 1),
+            ("Age", ".metadata.creationTimestamp", "date", 0),
+        ])
+    );
+    // The standalone CRDs keep their status subresource.
+    let [standalone, _] = crd_json(CrdShape::Standalone);
+    assert_eq!(
+        standalone["spec"]["versions"][0]["subresources"],
+        json!({"status": {}})
+    );
+}
+
+/// The defaults of TiDB Operator's CRDs for one Backup spec at `at`.
+fn backup_spec_defaults(at: &str) -> Vec<(String, Value)> {
+    [
+        ("backupMode", json!("snapshot")),
+        ("cleanPolicy", json!("Retain")),
+        ("calcSizeLevel", json!("all")),
+        ("volumeBackupInitJobMaxActiveSeconds", json!(600)),
+        ("backoffRetryPolicy.minRetryDuration", json!("300s")),
+        ("backoffRetryPolicy.maxRetryTimes", json!(2)),
+        ("backoffRetryPolicy.retryTimeout", json!("30m")),
+        ("cleanOption.retryCount", json!(5)),
+        ("cleanOption.snapshotsDeleteRatio", json!(1.0)),
+    ]
+    .into_iter()
+    .map(|(field, value)| (format!("{at}.{field}"), value))
+    .collect()
+}
+
+#[test]
+fn tidb_operator_shape_has_exactly_its_defaults() {
+    let [backup, schedule] = crd_json(CrdShape::TidbOperator);
+    let defaults = |crd: &Value| -> Vec<(String, Value)> {
+        let mut found: Vec<(String, Value)> = all_nodes(crd)
+            .into_iter()
+            .filter(|(_, node)| !node["default"].is_null())
+            .map(|(path, node)| (path, node["default"].clone()))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    };
+    let sorted = |mut list: Vec<(String, Value)>| {
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
+    };
+    // Nothing else: the generator's zero-value defaults (`""`, `{}`) are gone, so a
+    // required field is really required.
+    assert_eq!(defaults(&backup), sorted(backup_spec_defaults(".spec")));
+    let mut expected = backup_spec_defaults(".spec.backupTemplate");
+    expected.extend(backup_spec_defaults(".spec.logBackupTemplate"));
+    expected.push((".spec.compactBackupTemplate.concurrency".into(), json!(4)));
+    expected.push((".spec.compactBackupTemplate.maxRetryTimes".into(), json!(6)));
+    assert_eq!(defaults(&schedule), sorted(expected));
+}
+
+#[test]
+fn tidb_operator_shape_has_its_enums_cel_rules_and_required_fields() {
+    let [backup, schedule] = crd_json(CrdShape::TidbOperator);
+    let message = "Field `logStop` is the old version field, please use `logSubcommand` instead";
+    let backup_specs = [
+        spec_schema(&backup),
+        &spec_schema(&schedule)["properties"]["backupTemplate"],
+        &spec_schema(&schedule)["properties"]["logBackupTemplate"],
+    ];
+    for spec in backup_specs {
+        let fields = &spec["properties"];
+        assert_eq!(
+            fields["cleanPolicy"]["enum"],
+            json!(["Retain", "OnFailure", "Delete"])
+        );
+        assert_eq!(
+            fields["logSubcommand"]["enum"],
+            json!(["log-start", "log-stop", "log-pause"])
+        );
+        assert_eq!(
+            spec["x-kubernetes-validations"],
+            json!([
+                {"rule": "has(self.logSubcommand) ? !has(self.logStop) : true", "message": message},
+                {"rule": "has(self.logStop) ? !has(self.logSubcommand) : true", "message": message},
+            ])
+        );
+        assert_eq!(fields["from"]["required"], json!(["host", "secretName"]));
+    }
+    let storage_and_br = [
+        spec_schema(&backup),
+        &spec_schema(&schedule)["properties"]["backupTemplate"],
+        &spec_schema(&schedule)["properties"]["logBackupTemplate"],
+        &spec_schema(&schedule)["properties"]["compactBackupTemplate"],
+        spec_schema(&schedule),
+    ];
+    for object in storage_and_br {
+        let fields = &object["properties"];
+        assert_eq!(fields["s3"]["required"], json!(["provider"]));
+        assert_eq!(fields["gcs"]["required"], json!(["projectId"]));
+        assert_eq!(
+            fields["local"]["required"],
+            json!(["volume", "volumeMount"])
+        );
+        assert_eq!(fields["br"]["required"], json!(["cluster"]));
+        assert!(
+            fields["azblob"]["required"].is_null(),
+            "azblob: nothing required"
+        );
+    }
+    assert_eq!(
+        spec_schema(&schedule)["required"],
+        json!(["backupTemplate", "schedule"])
+    );
+    assert!(
+        spec_schema(&backup)["required"].is_null(),
+        "no field of a Backup's spec itself is required"
+    );
+    // A `null` in the spec is pruned, as TiDB Operator's CRDs do, rather than stored.
+    for crd in [&backup, &schedule] {
+        let nullable: Vec<String> = all_nodes(crd)
+            .into_iter()
+            .filter(|(path, node)| path.starts_with(".spec") && !node["nullable"].is_null())
+            .map(|(path, _)| path)
+            .collect();
+        assert_eq!(nullable, Vec::<String>::new());
+    }
+}
+
+/// Where the two shapes differ in `required`: only the TiDB Operator shape requires
+/// fields of this project's types (the standalone CRDs leave them to the webhook, which
+/// reports every missing field at once).
+#[test]
+fn only_the_tidb_operator_shape_requires_fields() {
+    let standalone = crd_json(CrdShape::Standalone);
+    let shaped = crd_json(CrdShape::TidbOperator);
+    let mut differences = Vec::new();
+    for (standalone, shaped) in standalone.iter().zip(&shaped) {
+        let kind = standalone["spec"]["names"]["kind"].as_str().unwrap();
+        let standalone_nodes: std::collections::BTreeMap<String, &Value> =
+            all_nodes(standalone).into_iter().collect();
+        for (path, node) in all_nodes(shaped) {
+            let before = &standalone_nodes[&path]["required"];
+            if &node["required"] != before {
+                assert!(before.is_null(), "{kind} {path}: required {before} as well");
+                differences.push(format!("{kind} {path}: {}", node["required"]));
+            }
+        }
+    }
+    let mut expected = vec![
+        "Backup .spec.from: [\"host\",\"secretName\"]".to_owned(),
+        "BackupSchedule .spec: [\"backupTemplate\",\"schedule\"]".to_owned(),
+    ];
+    for at in [
+        "Backup .spec",
+        "BackupSchedule .spec",
+        "BackupSchedule .spec.backupTemplate",
+        "BackupSchedule .spec.logBackupTemplate",
+        "BackupSchedule .spec.compactBackupTemplate",
+    ] {
+        expected.extend([
+            format!("{at}.br: [\"cluster\"]"),
+            format!("{at}.gcs: [\"projectId\"]"),
+            format!("{at}.local: [\"volume\",\"volumeMount\"]"),
+            format!("{at}.s3: [\"provider\"]"),
+        ]);
+    }
+    for template in ["backupTemplate", "logBackupTemplate"] {
+        expected.push(format!(
+            "BackupSchedule .spec.{template}.from: [\"host\",\"secretName\"]"
+        ));
+    }
+    expected.sort();
+    differences.sort();
+    assert_eq!(differences, expected);
+}
+
+#[test]
+fn tidb_operator_shape_has_every_field_of_the_standalone_crds() {
+    let standalone = crd_json(CrdShape::Standalone);
+    let shaped = crd_json(CrdShape::TidbOperator);
+    for (standalone, shaped) in standalone.iter().zip(&shaped) {
+        let shaped_nodes: std::collections::BTreeMap<String, &Value> =
+            all_nodes(shaped).into_iter().collect();
+        let standalone_nodes = all_nodes(standalone);
+        assert!(standalone_nodes.len() > 900, "the whole schema is walked");
+        assert_eq!(standalone_nodes.len(), shaped_nodes.len(), "no field added");
+        for (path, node) in standalone_nodes {
+            let other = shaped_nodes
+                .get(&path)
+                .unwrap_or_else(|| panic!("{path} is missing from the TiDB Operator shape"));
+            // Same types and the same pruning.
+            for keyword in [
+                "type",
+                "format",
+                "x-kubernetes-int-or-string",
+                "x-kubernetes-preserve-unknown-fields",
+                "x-kubernetes-embedded-resource",
+            ] {
+                assert_eq!(node[keyword], other[keyword], "{path}: {keyword}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tidb_operator_shape_agrees_with_the_rules_vocabulary() {
+    use tidb_backup_webhook::rules::vocab::{BackupMode, CleanPolicy, LOG_SUBCOMMANDS};
+    let [backup, _] = crd_json(CrdShape::TidbOperator);
+    let fields = &spec_schema(&backup)["properties"];
+    let mut enum_values: Vec<&str> = fields["cleanPolicy"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    enum_values.sort_unstable();
+    let mut names = CleanPolicy::NAMES.to_vec();
+    names.sort_unstable();
+    assert_eq!(enum_values, names);
+    assert_eq!(
+        fields["cleanPolicy"]["default"],
+        CleanPolicy::DEFAULT.as_str()
+    );
+    assert_eq!(
+        fields["backupMode"]["default"],
+        BackupMode::DEFAULT.as_str()
+    );
+    assert_eq!(fields["logSubcommand"]["enum"], json!(LOG_SUBCOMMANDS));
+}
+
+#[test]
+fn crd_shapes_are_named_for_the_command_line() {
+    for shape in [CrdShape::Standalone, CrdShape::TidbOperator] {
+        assert_eq!(shape.name().parse::<CrdShape>(), Ok(shape));
+        assert!(CrdShape::NAMES.contains(&shape.name()));
+    }
+    assert_eq!(
+        "tidb".parse::<CrdShape>(),
+        Err("unknown CRD shape \"tidb\": use one of standalone, tidb-operator".to_owned())
+    );
+    let files = crd_files(CrdShape::TidbOperator).expect("render");
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "backups.pingcap.com.yaml",
+            "backupschedules.pingcap.com.yaml"
+        ]
+    );
+    assert!(files[0].1.starts_with(
+        "# Generated by `tidb-backup-webhook crds --shape tidb-operator` from src/api"
+    ));
 }

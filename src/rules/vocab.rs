@@ -172,30 +172,20 @@ pub enum Engine {
     Dumpling,
 }
 
-/// Log backup sub-commands a user may set (`spec.logSubcommand`, the CRD's enum).
-pub const LOG_SUBCOMMANDS: &[&str] = &["log-start", "log-stop", "log-pause"];
-
 /// Phases of a volume-snapshot backup across Kubernetes clusters.
 pub const FEDERAL_VOLUME_BACKUP_PHASES: &[&str] = &["initialize", "execute", "teardown"];
 
 /// `spec.calcSizeLevel` values the backup manager computes a size for.
 pub const CALC_SIZE_LEVELS: &[&str] = &["all", "full", "incremental"];
 
-/// Default of `spec.calcSizeLevel` (TiDB Operator's CRD).
-pub const DEFAULT_CALC_SIZE_LEVEL: &str = "all";
-/// Default of `spec.volumeBackupInitJobMaxActiveSeconds` (TiDB Operator's CRD).
-pub const DEFAULT_VOLUME_BACKUP_INIT_JOB_MAX_ACTIVE_SECONDS: i64 = 600;
-/// Defaults of `spec.backoffRetryPolicy` (TiDB Operator's CRD).
-pub const DEFAULT_MIN_RETRY_DURATION: &str = "300s";
-pub const DEFAULT_MAX_RETRY_TIMES: i64 = 2;
-pub const DEFAULT_RETRY_TIMEOUT: &str = "30m";
-/// Defaults of `spec.cleanOption` (TiDB Operator's CRD).
-pub const DEFAULT_CLEAN_RETRY_COUNT: i64 = 5;
-pub const DEFAULT_SNAPSHOTS_DELETE_RATIO: f64 = 1.0;
-
-/// Defaults of a compact template (TiDB Operator's CRD).
-pub const DEFAULT_COMPACT_CONCURRENCY: i64 = 4;
-pub const DEFAULT_COMPACT_MAX_RETRY_TIMES: i64 = 6;
+// The defaults and enums of TiDB Operator's CRDs, which the CRDs of `crds --shape
+// tidb-operator` carry too.
+pub use crate::api::{
+    DEFAULT_CALC_SIZE_LEVEL, DEFAULT_CLEAN_RETRY_COUNT, DEFAULT_COMPACT_CONCURRENCY,
+    DEFAULT_COMPACT_MAX_RETRY_TIMES, DEFAULT_MAX_RETRY_TIMES, DEFAULT_MIN_RETRY_DURATION,
+    DEFAULT_RETRY_TIMEOUT, DEFAULT_SNAPSHOTS_DELETE_RATIO,
+    DEFAULT_VOLUME_BACKUP_INIT_JOB_MAX_ACTIVE_SECONDS, LOG_SUBCOMMANDS,
+};
 
 /// Azure Blob access tiers BR can write (`--azblob.access-tier`).
 pub const AZBLOB_ACCESS_TIERS: &[&str] = &["Hot", "Cool", "Cold", "Archive"];

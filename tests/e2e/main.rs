@@ -1,33 +1,59 @@
 //! End-to-end tests against a real control plane: etcd, kube-apiserver and
-//! kube-controller-manager built from their Go modules by `make test-deps`, started once
-//! for this test binary (see `harness`), with the real webhook binary registered through
-//! the shipped configurations. Run alone with `cargo test --test e2e`.
+//! kube-controller-manager built from their Go modules by `make test-deps`, with the real
+//! webhook binary registered through the shipped configurations. Run alone with `cargo
+//! test --test e2e`.
+//!
+//! Two phases, each with a control plane of its own (see `harness`): the project's own
+//! CRDs (the README's standalone case), then CRDs shaped as TiDB Operator 1.6 ships them
+//! (the "next to TiDB Operator" case), whose tests are named `tidb_operator_crds::…`.
+//! `helm` installs the chart into a control plane of its own.
 
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod cluster;
+mod corpus;
 mod harness;
+mod helm;
 mod webhook;
 
 use std::process::ExitCode;
 
-use harness::Settings;
 use harness::crds::CrdSet;
+use harness::{Phase, Settings};
 
-fn main() -> ExitCode {
-    let args = libtest_mimic::Arguments::from_args();
-    let settings = || {
+fn settings(crds: CrdSet) -> Box<dyn FnOnce() -> Settings> {
+    Box::new(move || {
         let (webhook_args, webhook_config) = webhook::static_iam_config();
         Settings {
-            crds: CrdSet::Standalone,
+            crds,
             webhook_args,
             webhook_config,
         }
-    };
-    let tests = cluster::tests()
-        .into_iter()
-        .chain(webhook::tests())
-        .collect();
-    harness::run(&args, settings, tests).exit_code()
+    })
+}
+
+fn main() -> ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let phases = vec![
+        Phase {
+            prefix: "",
+            settings: settings(CrdSet::Standalone),
+            tests: cluster::tests()
+                .into_iter()
+                .chain(webhook::tests())
+                .chain(corpus::tests())
+                .collect(),
+        },
+        Phase {
+            prefix: "tidb_operator_crds::",
+            settings: settings(CrdSet::TidbOperator),
+            tests: webhook::tests()
+                .into_iter()
+                .chain(corpus::tests())
+                .chain(helm::tests())
+                .collect(),
+        },
+    ];
+    harness::run_phases(&args, phases).exit_code()
 }

@@ -449,8 +449,27 @@ fn the_generated_certificate_serves_the_service_names() {
         key.to_str().expect("utf-8"),
     ]);
     let ca = decode("ca.crt");
+    for name in [
+        "tidb-backup-webhook",
+        "tidb-backup-webhook.backup-system",
+        "tidb-backup-webhook.backup-system.svc",
+    ] {
+        handshake(&server, &ca, name).unwrap_or_else(|e| panic!("TLS handshake as {name}: {e}"));
+    }
+    // A name the certificate does not carry is refused.
+    let error = handshake(&server, &ca, "tidb-backup-webhook.tidb-admin.svc")
+        .expect_err("another namespace's name");
+    assert!(
+        error.contains("certificate not valid for name \"tidb-backup-webhook.tidb-admin.svc\""),
+        "{error}"
+    );
+}
+
+/// A TLS handshake with `server` as a client that trusts only `ca` (PEM) and asks for
+/// `name` (a DNS name or an IP address).
+fn handshake(server: &Server, ca: &[u8], name: &str) -> Result<(), String> {
     let mut roots = rustls::RootCertStore::empty();
-    for der in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+    for der in rustls::pki_types::CertificateDer::pem_slice_iter(ca) {
         roots.add(der.expect("CA PEM")).expect("CA");
     }
     let config = Arc::new(
@@ -462,34 +481,84 @@ fn the_generated_certificate_serves_the_service_names() {
         .with_root_certificates(roots)
         .with_no_client_auth(),
     );
-    for name in [
-        "tidb-backup-webhook",
-        "tidb-backup-webhook.backup-system",
-        "tidb-backup-webhook.backup-system.svc",
-    ] {
-        let server_name = rustls::pki_types::ServerName::try_from(name.to_owned()).expect("name");
-        let mut connection =
-            rustls::ClientConnection::new(config.clone(), server_name).expect("client");
-        let mut socket = std::net::TcpStream::connect(server.https).expect("connect");
-        connection
-            .complete_io(&mut socket)
-            .unwrap_or_else(|e| panic!("TLS handshake as {name}: {e}"));
-        assert!(!connection.is_handshaking(), "{name}");
-    }
-    // A name the certificate does not carry is refused.
-    let wrong = rustls::pki_types::ServerName::try_from("tidb-backup-webhook.tidb-admin.svc")
-        .expect("name");
-    let mut connection = rustls::ClientConnection::new(config, wrong).expect("client");
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_owned()).expect("name");
+    let mut connection = rustls::ClientConnection::new(config, server_name).expect("client");
     let mut socket = std::net::TcpStream::connect(server.https).expect("connect");
-    let error = connection
+    connection
         .complete_io(&mut socket)
-        .expect_err("another namespace's name");
-    assert!(
-        error
-            .to_string()
-            .contains("certificate not valid for name \"tidb-backup-webhook.tidb-admin.svc\""),
-        "{error}"
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// `webhook.url`: every webhook is called there, on its own path, instead of the
+/// Service; the generated certificate (served by the real server) and cert-manager's
+/// Certificate also name the URL's host.
+#[test]
+fn webhook_url_replaces_the_service() {
+    let by_service = render("tidb-admin", &[]);
+    let objects = render(
+        "tidb-admin",
+        &[
+            "--set",
+            "certificates.source=generated",
+            "--set",
+            "webhook.url=https://127.0.0.1:9443",
+        ],
     );
+    let paths: Vec<&Value> = webhooks(&by_service)
+        .iter()
+        .map(|(_, w)| &w["clientConfig"]["service"]["path"])
+        .collect();
+    let urls: Vec<String> = webhooks(&objects)
+        .iter()
+        .map(|(_, w)| {
+            assert!(w["clientConfig"]["service"].is_null(), "{}", w["name"]);
+            assert!(w["clientConfig"]["caBundle"].is_string(), "{}", w["name"]);
+            w["clientConfig"]["url"].as_str().expect("url").to_owned()
+        })
+        .collect();
+    assert_eq!(urls.len(), paths.len());
+    for (url, path) in urls.iter().zip(&paths) {
+        assert_eq!(
+            *url,
+            format!("https://127.0.0.1:9443{}", path.as_str().expect("path"))
+        );
+    }
+    let secret = find(&objects, "Secret", "tidb-backup-webhook-tls");
+    let decode = |key: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(secret["data"][key].as_str().expect("key"))
+            .expect("base64")
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    for file in ["tls.crt", "tls.key"] {
+        std::fs::write(dir.path().join(file), decode(file)).expect("write");
+    }
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let server = Server::start(&[
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ]);
+    for name in ["127.0.0.1", "tidb-backup-webhook.tidb-admin.svc"] {
+        handshake(&server, &decode("ca.crt"), name)
+            .unwrap_or_else(|e| panic!("TLS handshake as {name}: {e}"));
+    }
+
+    for (url, field, host) in [
+        ("https://10.1.2.3:8443", "ipAddresses", "10.1.2.3"),
+        (
+            "https://webhook.example.com",
+            "dnsNames",
+            "webhook.example.com",
+        ),
+    ] {
+        let objects = render("tidb-admin", &["--set", &format!("webhook.url={url}")]);
+        let certificate = find(&objects, "Certificate", "tidb-backup-webhook");
+        let names = certificate["spec"][field].as_array().expect(field);
+        assert!(names.contains(&json!(host)), "{url}: {certificate}");
+    }
 }
 
 /// Values reach the objects: image, replicas, resources, scheduling, IAM (read back with
@@ -626,7 +695,7 @@ reconciler:
 /// A typo or a wrong value fails at `helm install`, naming the value.
 #[test]
 fn the_values_schema_rejects_mistakes() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--set", "webhook.replica=3"],
             "at '/webhook': additional properties 'replica' not allowed",
@@ -662,6 +731,14 @@ fn the_values_schema_rejects_mistakes() {
         (
             &["--set", "webhook.extraArgs[0]=max-in-flight=5"],
             "at '/webhook/extraArgs/0'",
+        ),
+        (
+            &["--set", "webhook.url=http://127.0.0.1:9443"],
+            "at '/webhook/url': 'http://127.0.0.1:9443' does not match pattern",
+        ),
+        (
+            &["--set", "webhook.url=https://127.0.0.1:9443/mutate"],
+            "at '/webhook/url': 'https://127.0.0.1:9443/mutate' does not match pattern",
         ),
     ];
     for (args, message) in cases {

@@ -33,9 +33,33 @@ tolerations:
 {{- end }}
 {{- end }}
 
-{{/* The webhook's DNS names in the release namespace. */}}
+{{/* The host of webhook.url (brackets of an IPv6 address removed), or nothing. */}}
+{{- define "tidb-backup-webhook.urlHost" -}}
+{{- with .Values.webhook.url }}
+{{- regexReplaceAll "^https://\\[?([^/\\]]*?)\\]?(:[0-9]+)?$" . "${1}" }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the host of webhook.url is an IP address. */}}
+{{- define "tidb-backup-webhook.urlHostIsIP" -}}
+{{- $host := include "tidb-backup-webhook.urlHost" . }}
+{{- if or (regexMatch "^[0-9]+(\\.[0-9]+){3}$" $host) (contains ":" $host) }}true{{ end }}
+{{- end }}
+
+{{/* The webhook's DNS names in the release namespace, and webhook.url's host if a name. */}}
 {{- define "tidb-backup-webhook.dnsNames" -}}
 - tidb-backup-webhook
 - tidb-backup-webhook.{{ .Release.Namespace }}
 - tidb-backup-webhook.{{ .Release.Namespace }}.svc
+{{- $host := include "tidb-backup-webhook.urlHost" . }}
+{{- if and $host (not (include "tidb-backup-webhook.urlHostIsIP" .)) }}
+- {{ $host }}
+{{- end }}
+{{- end }}
+
+{{/* webhook.url's host if an IP address, as a list (empty otherwise). */}}
+{{- define "tidb-backup-webhook.ipAddresses" -}}
+{{- if include "tidb-backup-webhook.urlHostIsIP" . }}
+- {{ include "tidb-backup-webhook.urlHost" . | quote }}
+{{- end }}
 {{- end }}

@@ -1,5 +1,5 @@
 //! etcd, kube-apiserver and kube-controller-manager on loopback, built by
-//! `make test-deps` into `.tools/bin/` (tools/control-plane/build.sh).
+//! `make test-deps` into `.tools/bin/` from the Go modules in tools/control-plane.
 //!
 //! Configured like a kubeadm cluster where it matters to the tests: client-certificate
 //! and service-account-token authentication, Node and RBAC authorization, the default

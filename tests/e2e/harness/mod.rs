@@ -1,13 +1,14 @@
-//! The end-to-end harness: one control plane per test binary, started before the first
-//! test and always torn down after the last one.
+//! The end-to-end harness: one control plane per phase of the test binary (one per CRD
+//! shape), started before the phase's first test and always torn down after its last.
 //!
-//! `run` starts etcd, kube-apiserver and kube-controller-manager (`control_plane`),
-//! installs a CRD set (`crds`), starts and registers the webhook (`webhook`), runs the
-//! tests with libtest-mimic (each in its own thread, panics caught), then drops the
-//! environment: every process is killed and the temporary directory removed, whatever
-//! the tests did. When the environment cannot start, every test fails with the reason;
-//! nothing is skipped. When no test is selected (`--list`, a filter matching none of
-//! them), nothing is started.
+//! `run_phases` runs the phases one after the other. Each starts etcd, kube-apiserver
+//! and kube-controller-manager (`control_plane`), installs its CRD set (`crds`), starts
+//! and registers the webhook (`webhook`), runs its tests with libtest-mimic (each in its
+//! own thread, panics caught), then drops the environment: every process is killed and
+//! the temporary directory removed, whatever the tests did. When the environment cannot
+//! start, every test of the phase fails with the reason; nothing is skipped. When none of
+//! a phase's tests is selected (`--list`, a filter matching none of them), nothing is
+//! started for it.
 //!
 //! Tests that change what every test sees (stopping the webhook, unregistering it) are
 //! marked `cluster_wide` and run alone; the others run in parallel, each in a namespace
@@ -89,24 +90,65 @@ pub struct Env {
     control_plane: std::sync::Mutex<ControlPlane>,
     kubectl: Kubectl,
     client: kube::Client,
+    crds: CrdSet,
     runtime: tokio::runtime::Runtime,
     /// Set once everything has started (until then a failed start can still read the
     /// logs in it).
     dir: Option<tempfile::TempDir>,
 }
 
-/// Runs `tests` against an environment made from `settings`; the conclusion is the
-/// process's exit status.
-pub fn run(args: &Arguments, settings: impl FnOnce() -> Settings, tests: Vec<Test>) -> Conclusion {
+/// One environment and the tests that run against it.
+pub struct Phase {
+    /// Put before each test's name (`""`: none), so that the same test can run in two
+    /// phases and a filter can pick a phase.
+    pub prefix: &'static str,
+    pub settings: Box<dyn FnOnce() -> Settings>,
+    pub tests: Vec<Test>,
+}
+
+/// Runs each phase in turn, its environment started before its first test and torn
+/// down after its last; the conclusion (all phases together) is the process's exit
+/// status.
+pub fn run_phases(args: &Arguments, phases: Vec<Phase>) -> Conclusion {
+    let mut total = Conclusion {
+        num_filtered_out: 0,
+        num_passed: 0,
+        num_failed: 0,
+        num_ignored: 0,
+        num_measured: 0,
+    };
+    for phase in phases {
+        let conclusion = run_prefixed(args, phase.prefix, phase.settings, phase.tests);
+        total.num_filtered_out += conclusion.num_filtered_out;
+        total.num_passed += conclusion.num_passed;
+        total.num_failed += conclusion.num_failed;
+        total.num_ignored += conclusion.num_ignored;
+        total.num_measured += conclusion.num_measured;
+    }
+    total
+}
+
+/// Runs `tests` against an environment made from `settings`.
+fn run_prefixed(
+    args: &Arguments,
+    prefix: &str,
+    settings: impl FnOnce() -> Settings,
+    tests: Vec<Test>,
+) -> Conclusion {
     let selected = !args.list
         && tests.iter().any(|test| {
-            let probe = Trial::test(test.name, || Ok(())).with_ignored_flag(test.ignored.is_some());
+            let probe = Trial::test(format!("{prefix}{}", test.name), || Ok(()))
+                .with_ignored_flag(test.ignored.is_some());
             !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
         });
     let env: Result<Arc<Env>, String> = if selected {
-        eprintln!("e2e: starting etcd, kube-apiserver, kube-controller-manager and the webhook");
+        let settings = settings();
+        eprintln!(
+            "e2e: starting etcd, kube-apiserver, kube-controller-manager and the webhook ({} CRDs)",
+            settings.crds.name()
+        );
         let started = std::time::Instant::now();
-        let env = Env::start(settings()).map(Arc::new);
+        let env = Env::start(settings).map(Arc::new);
         match &env {
             Ok(_) => eprintln!("e2e: environment ready in {:.1?}", started.elapsed()),
             Err(e) => eprintln!("e2e: the environment did not start: {e}"),
@@ -121,7 +163,7 @@ pub fn run(args: &Arguments, settings: impl FnOnce() -> Settings, tests: Vec<Tes
         .map(|test| {
             let env = env.clone();
             let alone = Arc::clone(&alone);
-            Trial::test(test.name, move || {
+            Trial::test(format!("{prefix}{}", test.name), move || {
                 let env = env.map_err(|e| {
                     let reason = e.lines().next().unwrap_or_default().to_owned();
                     Failed::from(format!(
@@ -198,6 +240,7 @@ impl Env {
             control_plane: std::sync::Mutex::new(control_plane),
             kubectl,
             client,
+            crds: settings.crds,
             runtime,
             dir: None,
         })
@@ -214,6 +257,11 @@ impl Env {
     /// `kubectl` as the cluster's administrator.
     pub fn kubectl(&self) -> &Kubectl {
         &self.kubectl
+    }
+
+    /// The CRDs installed (tests expect what the apiserver does with them).
+    pub fn crds(&self) -> CrdSet {
+        self.crds
     }
 
     /// A kube-rs client as the cluster's administrator.

@@ -221,6 +221,24 @@ impl WebhookServer {
         &self.kubeconfig
     }
 
+    /// The `admission review answered` lines the webhook has logged for the object
+    /// `namespace/name` (what it saw and did: path, operation, allowed, mutated).
+    pub fn reviews_logged(&self, namespace: &str, name: &str) -> Vec<String> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let (namespace, name) = (
+            format!(" namespace=\"{namespace}\" "),
+            format!(" name=\"{name}\" "),
+        );
+        log.lines()
+            .filter(|line| {
+                line.contains("admission review answered")
+                    && line.contains(&namespace)
+                    && line.contains(&name)
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The webhook's Prometheus metrics.
     pub fn metrics(&self) -> String {
         match http_get(self.admin_port, "/metrics") {
@@ -257,7 +275,8 @@ impl WebhookServer {
             // The validating configuration may be active while the webhook restarts.
             return Err(format!("probe Backup refused:\n{valid}"));
         }
-        let defaulted = valid.stdout.contains("\"cleanPolicy\": \"Retain\"");
+        // A default of the webhook's own (TiDB Operator's CRDs default cleanPolicy too).
+        let defaulted = valid.stdout.contains("\"storageClass\": \"STANDARD_IA\"");
         let invalid = self.kubectl.run_with_stdin(
             &["create", "--dry-run=server", "-f", "-"],
             Some(&backup("probe-invalid", "Private")),

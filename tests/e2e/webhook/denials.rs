@@ -1,12 +1,15 @@
 //! What kubectl prints when the webhook refuses or warns: every field path of a
 //! malformed object in one denial, `Warning:` lines for risky settings, the frozen spec
-//! of a scheduled Backup, and the namespace bypass.
+//! of a scheduled Backup, and the namespace bypass. With TiDB Operator's CRDs, what
+//! their schema refuses (the `cleanPolicy` enum, a missing `backupTemplate`) is refused
+//! by the apiserver before the validating webhook sees it, in the apiserver's words.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{offline_check, parse_one};
+use super::{offline_check, parse_one, write_status};
+use crate::harness::crds::CrdSet;
 use crate::harness::process::wait_for;
 use crate::harness::{Env, Namespace};
 
@@ -42,9 +45,9 @@ fn malformed_backup() -> Value {
 /// `kubectl apply` of `object` fails, kubectl's output carries the webhook's denial
 /// with every error `check` finds offline (message and field path), and nothing is
 /// stored.
-fn assert_denied(namespace: &Namespace<'_>, object: &Value, paths: &[&str]) {
+fn assert_denied(env: &Env, namespace: &Namespace<'_>, object: &Value, paths: &[&str]) {
     let manifest = object.to_string();
-    let offline = offline_check(&manifest);
+    let offline = offline_check(&env.crds().with_defaults(object).to_string());
     let kind = object["kind"].as_str().expect("kind");
     let name = object["metadata"]["name"].as_str().expect("name");
     let reported: Vec<&str> = offline
@@ -77,22 +80,86 @@ fn assert_denied(namespace: &Namespace<'_>, object: &Value, paths: &[&str]) {
     );
 }
 
+/// TiDB Operator's CRDs: `kubectl apply` of `object` fails with the apiserver's own
+/// `message` for `field` and nothing else (the validating webhook never saw the object,
+/// so none of its findings is there), and nothing is stored.
+fn assert_refused_by_the_crd(
+    env: &Env,
+    namespace: &Namespace<'_>,
+    object: &Value,
+    field: &str,
+    message: &str,
+) {
+    let kind = object["kind"].as_str().expect("kind");
+    let name = object["metadata"]["name"].as_str().expect("name");
+    let applied = namespace
+        .kubectl_stdin(&["apply"], &object.to_string())
+        .failed();
+    assert!(
+        applied
+            .stderr
+            .starts_with(&format!("{}\n* {field}: {message}\n", invalid(kind, name))),
+        "the apiserver refuses {field} itself:\n{applied}"
+    );
+    let offline = offline_check(&env.crds().with_defaults(object).to_string());
+    for error in offline.errors.iter().filter(|e| !e.starts_with(field)) {
+        assert!(
+            !applied.stderr.contains(error.as_str()),
+            "the validating webhook's {error:?} is not there:\n{applied}"
+        );
+    }
+    let validations = env
+        .webhook
+        .reviews_logged(&namespace.name, name)
+        .into_iter()
+        .filter(|line| line.contains("webhook=\"/validate\""))
+        .count();
+    assert_eq!(validations, 0, "the validating webhook never saw {name}");
+    let absent = namespace
+        .kubectl(&[
+            "get",
+            &format!("{}.pingcap.com/{name}", kind.to_lowercase()),
+        ])
+        .failed();
+    assert!(absent.stderr.contains("not found"), "{absent}");
+}
+
+/// What the apiserver says of a value outside the `cleanPolicy` enum.
+fn clean_policy_not_in_the_enum(value: &str) -> String {
+    format!(
+        "Unsupported value: \"{value}\": supported values: \"Retain\", \"OnFailure\", \"Delete\""
+    )
+}
+
 pub fn malformed_backup_names_every_field_path(env: &Env) {
     let namespace = env.namespace("denials-backup");
-    assert_denied(
-        &namespace,
-        &malformed_backup(),
-        &[
-            "spec.backupType",
+    let mut backup = malformed_backup();
+    let mut paths = vec![
+        "spec.backupType",
+        "spec.cleanPolicy",
+        "spec.s3.endpoint",
+        "spec.s3.acl",
+        "spec.br.logLevel",
+        "spec.br.concurrency",
+        "spec.from.port",
+        "spec.tikvGCLifeTime",
+    ];
+    if env.crds() == CrdSet::TidbOperator {
+        assert_refused_by_the_crd(
+            env,
+            &namespace,
+            &backup,
             "spec.cleanPolicy",
-            "spec.s3.endpoint",
-            "spec.s3.acl",
-            "spec.br.logLevel",
-            "spec.br.concurrency",
-            "spec.from.port",
-            "spec.tikvGCLifeTime",
-        ],
-    );
+            &clean_policy_not_in_the_enum("delete"),
+        );
+        // Without it, the webhook reports everything else.
+        backup["spec"]
+            .as_object_mut()
+            .expect("spec")
+            .remove("cleanPolicy");
+        paths.retain(|path| *path != "spec.cleanPolicy");
+    }
+    assert_denied(env, &namespace, &backup, &paths);
 }
 
 pub fn malformed_schedule_names_every_field_path(env: &Env) {
@@ -116,18 +183,30 @@ pub fn malformed_schedule_names_every_field_path(env: &Env) {
             "backupTemplate": template,
         },
     });
-    assert_denied(
-        &namespace,
-        &schedule,
-        &[
-            "spec.schedule",
-            "spec.maxBackups",
-            "spec.maxReservedTime",
+    let mut schedule = schedule;
+    let mut paths = vec![
+        "spec.schedule",
+        "spec.maxBackups",
+        "spec.maxReservedTime",
+        "spec.backupTemplate.cleanPolicy",
+        "spec.backupTemplate.s3.acl",
+        "spec.backupTemplate.tikvGCLifeTime",
+    ];
+    if env.crds() == CrdSet::TidbOperator {
+        assert_refused_by_the_crd(
+            env,
+            &namespace,
+            &schedule,
             "spec.backupTemplate.cleanPolicy",
-            "spec.backupTemplate.s3.acl",
-            "spec.backupTemplate.tikvGCLifeTime",
-        ],
-    );
+            &clean_policy_not_in_the_enum("delete"),
+        );
+        schedule["spec"]["backupTemplate"]
+            .as_object_mut()
+            .expect("backupTemplate")
+            .remove("cleanPolicy");
+        paths.retain(|path| *path != "spec.backupTemplate.cleanPolicy");
+    }
+    assert_denied(env, &namespace, &schedule, &paths);
 }
 
 pub fn risky_settings_print_warnings(env: &Env) {
@@ -153,7 +232,7 @@ pub fn risky_settings_print_warnings(env: &Env) {
         },
     });
     let manifest = backup.to_string();
-    let offline = offline_check(&manifest);
+    let offline = offline_check(&env.crds().with_defaults(&backup).to_string());
     assert!(offline.errors.is_empty(), "valid: {:?}", offline.errors);
     let applied = namespace.kubectl_stdin(&["apply"], &manifest).ok();
     assert_eq!(
@@ -193,16 +272,12 @@ pub fn update_of_a_scheduled_backup_spec_is_denied(env: &Env) {
         .kubectl_stdin(&["apply"], &backup.to_string())
         .ok();
     let resource = "backup.pingcap.com/demo1-backup-s3";
-    namespace
-        .kubectl(&[
-            "patch",
-            resource,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            r#"{"status":{"phase":"Scheduled","conditions":[{"type":"Scheduled","status":"True"}]}}"#,
-        ])
-        .ok();
+    write_status(
+        env,
+        &namespace,
+        resource,
+        r#"{"phase":"Scheduled","conditions":[{"type":"Scheduled","status":"True"}]}"#,
+    );
 
     let moved = namespace
         .kubectl(&[
@@ -254,8 +329,13 @@ pub fn disabled_namespace_is_not_checked(env: &Env) {
             "tidb-backup-webhook.pingcap.com/admission=disabled",
         ])
         .ok();
+    let mut backup = malformed_backup();
+    if env.crds() == CrdSet::TidbOperator {
+        // Refused by the CRD's enum, webhook or not.
+        backup["spec"]["cleanPolicy"] = json!("Delete");
+    }
     // The apiserver sees the label through its namespace cache.
-    let manifest = malformed_backup().to_string();
+    let manifest = backup.to_string();
     wait_for(
         "the namespace label to reach the apiserver's cache",
         Duration::from_secs(30),
@@ -288,7 +368,15 @@ pub fn disabled_namespace_is_not_checked(env: &Env) {
     );
     assert!(
         stored["spec"]["s3"]["storageClass"].is_null(),
-        "no defaults: {stored}"
+        "no defaults of the webhook: {stored}"
+    );
+    let mode = match env.crds() {
+        CrdSet::TidbOperator => json!("snapshot"),
+        CrdSet::Standalone => Value::Null,
+    };
+    assert_eq!(
+        stored["spec"]["backupMode"], mode,
+        "only the CRD's defaults: {stored}"
     );
 }
 
@@ -303,22 +391,35 @@ pub fn schedule_without_template_is_denied_cleanly(env: &Env) {
         "metadata": { "name": "no-template" },
         "spec": { "schedule": "*/2 * * * *", "maxReservedTime": "3h" },
     });
-    let applied = namespace
-        .kubectl_stdin(&["apply"], &schedule.to_string())
-        .failed();
-    // kubectl lists several causes one per line.
-    assert!(
-        applied
-            .stderr
-            .starts_with(&invalid("BackupSchedule", "no-template"))
-            && applied.stderr.contains(
-                "\n* spec.backupTemplate: no storage provider: set exactly one of s3, gcs, azblob or local"
-            )
-            && applied
-                .stderr
-                .contains("\n* spec.backupTemplate.br.cluster: required"),
-        "{applied}"
-    );
+    match env.crds() {
+        // TiDB Operator's CRD requires the field.
+        CrdSet::TidbOperator => assert_refused_by_the_crd(
+            env,
+            &namespace,
+            &schedule,
+            "spec.backupTemplate",
+            "Required value",
+        ),
+        // The standalone CRD defaults it to `{}`, which the webhook refuses.
+        CrdSet::Standalone => {
+            let applied = namespace
+                .kubectl_stdin(&["apply"], &schedule.to_string())
+                .failed();
+            // kubectl lists several causes one per line.
+            assert!(
+                applied
+                    .stderr
+                    .starts_with(&invalid("BackupSchedule", "no-template"))
+                    && applied.stderr.contains(
+                        "\n* spec.backupTemplate: no storage provider: set exactly one of s3, gcs, azblob or local"
+                    )
+                    && applied
+                        .stderr
+                        .contains("\n* spec.backupTemplate.br.cluster: required"),
+                "{applied}"
+            );
+        }
+    }
     let errors: Vec<String> = env
         .webhook
         .metrics()
@@ -331,6 +432,6 @@ pub fn schedule_without_template_is_denied_cleanly(env: &Env) {
         .collect();
     assert!(
         errors.is_empty(),
-        "/mutate failed on the schedule: {errors:?}\n{applied}"
+        "/mutate failed on the schedule: {errors:?}"
     );
 }

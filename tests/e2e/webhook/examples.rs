@@ -4,14 +4,15 @@
 //!
 //! Each example runs in a namespace of its own (the files say `test1`; that is the only
 //! change made to them). The expected defaults and warnings are what the offline
-//! validator (`check -o json`) makes of the same file: through the apiserver the webhook
-//! must give exactly the same.
+//! validator (`check -o json`) makes of the same file once the CRDs' own defaults are in
+//! it (the apiserver fills those before the webhook sees the object): through the
+//! apiserver the webhook must give exactly the same.
 
 use serde_json::Value;
 
 use super::{in_namespace, offline_check, parse_one};
 use crate::harness::Env;
-use crate::harness::crds::repository_path;
+use crate::harness::crds::{CrdSet, repository_path};
 
 pub fn backup_s3_irsa(env: &Env) {
     example(env, "backup-s3-irsa.yaml");
@@ -74,7 +75,7 @@ fn example(env: &Env, file: &str) {
         .expect("name")
         .to_owned();
     let resource = format!("{}.pingcap.com/{name}", kind.to_lowercase());
-    let offline = offline_check(&manifest);
+    let offline = offline_check(&env.crds().with_defaults(&object).to_string());
     assert!(
         offline.errors.is_empty(),
         "{file} is valid offline: {:?}",
@@ -125,6 +126,7 @@ fn example(env: &Env, file: &str) {
         stored["spec"], offline.defaulted["spec"],
         "{file}: the stored spec is the one `check` defaults\n{shown}"
     );
+    assert_crd_defaults(env.crds(), &kind, &stored, file);
 
     // A second apply of the same file changes nothing.
     let again = namespace.kubectl_stdin(&["apply"], &manifest).ok();
@@ -147,6 +149,27 @@ fn example(env: &Env, file: &str) {
         after["metadata"]["managedFields"],
         stored["metadata"]["managedFields"]
     );
+}
+
+/// TiDB Operator's CRDs fill fields the webhook leaves alone for a snapshot backup (it
+/// fills them for volume-snapshot backups only, where they matter); the standalone CRDs
+/// fill nothing.
+fn assert_crd_defaults(crds: CrdSet, kind: &str, stored: &Value, file: &str) {
+    let spec = if kind == "Backup" {
+        &stored["spec"]
+    } else {
+        &stored["spec"]["backupTemplate"]
+    };
+    let (calc_size_level, init_job_seconds) = match crds {
+        CrdSet::TidbOperator => (serde_json::json!("all"), serde_json::json!(600)),
+        CrdSet::Standalone => (Value::Null, Value::Null),
+    };
+    assert_eq!(spec["calcSizeLevel"], calc_size_level, "{file}: {spec}");
+    assert_eq!(
+        spec["volumeBackupInitJobMaxActiveSeconds"], init_job_seconds,
+        "{file}: {spec}"
+    );
+    assert_eq!(spec["backupMode"], "snapshot", "{file}: {spec}");
 }
 
 /// Server-side apply, the way the README installs things, twice: the webhook's defaults

@@ -6,13 +6,14 @@ mod failure_policy;
 mod pods;
 mod ratchet;
 mod registration;
+mod schema;
 
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::Test;
 use crate::harness::webhook::BIN;
+use crate::harness::{Env, Namespace, Test};
 
 pub use pods::static_iam_config;
 
@@ -101,7 +102,32 @@ pub fn tests() -> Vec<Test> {
             failure_policy::webhook_down_denies_backups_and_admits_pods,
         )
         .cluster_wide(),
+        Test::new(
+            "webhook::schema::crd_defaults_arrive_before_the_webhook",
+            schema::crd_defaults_arrive_before_the_webhook,
+        ),
+        Test::new(
+            "webhook::schema::status_is_written_where_the_crds_allow",
+            schema::status_is_written_where_the_crds_allow,
+        ),
+        Test::new(
+            "webhook::schema::unknown_fields_are_pruned_before_the_webhook",
+            schema::unknown_fields_are_pruned_before_the_webhook,
+        )
+        .cluster_wide(),
     ]
+}
+
+/// Writes `status` (a merge patch of `.status`) to `resource` the way its controller
+/// does with these CRDs: through the status subresource where they have one (this
+/// project's reconciler), else with an update of the whole object (TiDB Operator).
+pub fn write_status(env: &Env, namespace: &Namespace<'_>, resource: &str, status: &str) {
+    let patch = format!(r#"{{"status":{status}}}"#);
+    let mut args = vec!["patch", resource, "--type=merge", "-p", &patch];
+    if env.crds().has_status_subresource() {
+        args.push("--subresource=status");
+    }
+    namespace.kubectl(&args).ok();
 }
 
 /// What `tidb-backup-webhook check -o json` says about one manifest: the defaulted

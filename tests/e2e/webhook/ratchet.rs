@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::parse_one;
+use super::{parse_one, write_status};
 use crate::harness::{Env, Namespace};
 
 /// A Backup the webhook would refuse: a mistyped ACL and a duration with days.
@@ -113,17 +113,15 @@ pub fn old_invalid_backup_status_and_finalizers_update(env: &Env) {
         "a changed, still invalid ACL is refused:\n{still_invalid}"
     );
 
-    // Status written through the status subresource, as the reconciler does.
-    namespace
-        .kubectl(&[
-            "patch",
-            backup,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            r#"{"status":{"phase":"Scheduled","conditions":[{"type":"Scheduled","status":"True"}]}}"#,
-        ])
-        .ok();
+    // Status written as the controller does: through the status subresource (the
+    // reconciler, standalone CRDs) or with the whole object (TiDB Operator, whose CRDs
+    // have none; the webhook reviews that update).
+    write_status(
+        env,
+        &namespace,
+        backup,
+        r#"{"phase":"Scheduled","conditions":[{"type":"Scheduled","status":"True"}]}"#,
+    );
 
     // The finalizer removed again, and the object deleted.
     namespace
