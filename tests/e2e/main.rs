@@ -8,6 +8,7 @@
 
 mod cluster;
 mod harness;
+mod reconciler;
 mod webhook;
 
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     let tests = cluster::tests()
         .into_iter()
         .chain(webhook::tests())
+        .chain(reconciler::tests())
         .collect();
     harness::run(&args, settings, tests).exit_code()
 }
