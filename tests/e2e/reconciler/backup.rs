@@ -114,6 +114,16 @@ pub fn the_guides_backup_runs_its_golden_job(env: &Env) {
     assert_eq!(row["TYPE"], "full", "{row:?}");
     assert_eq!(row["MODE"], "snapshot", "{row:?}");
 
+    let metrics_before_restart = reconciler.metrics("reconciler-0");
+    for condition in ["Prepare", "Scheduled"] {
+        assert!(
+            metrics_before_restart.contains(&format!(
+                "tidb_backup_reconcile_transitions_total{{condition=\"{condition}\"}} 1\n"
+            )),
+            "{metrics_before_restart}"
+        );
+    }
+
     // A restarted reconciler starts from what the apiserver holds: still one Job.
     reconciler.kill("reconciler-0");
     reconciler.start_replica("reconciler-0");
@@ -505,6 +515,10 @@ pub fn invalid_backups_get_no_job(env: &Env) {
     assert!(lower["metadata"]["finalizers"].is_null(), "{lower}");
     let empty = wait_for_phase(&namespace, &reconciler, "empty-policy", "Scheduled");
     assert!(empty["metadata"]["finalizers"].is_null(), "Retain: {empty}");
+    assert!(
+        empty["status"].get("tikvGCLifeTime").is_none(),
+        "no spec.from: the GC life time is not touched: {empty}"
+    );
     assert_eq!(
         names(&namespace, "jobs", None),
         ["backup-empty-policy"],

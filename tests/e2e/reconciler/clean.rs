@@ -166,15 +166,19 @@ pub fn only_delete_and_on_failure_backups_get_the_finalizer(env: &Env) {
     audit::assert_none_forbidden(&audit::requests_in(env, ns));
 }
 
-/// The README's cleanPolicy Delete, end to end: deleted while BR runs, the Backup waits
-/// for its Job; when the Job ends its outcome is recorded and Job `clean-<name>` is
-/// created with the Backup's identity (its service account, kube2iam annotation, S3 keys
-/// and `spec.env`); the runner, run as the kubelet would, deletes exactly the objects
-/// under the prefix from the S3 server; the Job succeeds, the finalizer goes and with
-/// it the Backup.
+/// The README's cleanPolicy Delete, end to end, for a Backup that also holds the GC life
+/// time: deleted while BR runs, it waits for its Job (nothing released, nothing
+/// cleaned); when the Job ends its outcome is recorded, the GC life time restored and
+/// its finalizer removed, and Job `clean-<name>` created with the Backup's identity (its
+/// service account, kube2iam annotation, S3 keys and `spec.env`); the runner, run as the
+/// kubelet would, deletes exactly the objects under the prefix from the S3 server; the
+/// Job succeeds, the cleanPolicy finalizer goes last and with it the Backup.
 pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
     let namespace = env.namespace("rec-clean-delete");
     let ns = namespace.name.as_str();
+    let db = block_on(MariaDb::start("10m0s"));
+    tidb_cluster(env, &namespace, "demo1", json!({"version": "v8.5.0"}));
+    tidb_secret(&namespace);
     let s3 = env.block_on(S3Server::start());
     s3_secret(&namespace, SECRET_KEY);
     namespace
@@ -191,11 +195,17 @@ pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
         json!({"iam.amazonaws.com/role": "arn:aws:iam::123456789012:role/backup"});
     manifest["spec"]["serviceAccount"] = json!("backup-sa");
     manifest["spec"]["env"] = json!([{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}]);
+    manifest["spec"]["from"] = from_mariadb(db.port);
     apply(&namespace, &[&manifest]);
     wait_for_phase(&namespace, &reconciler, "b1", "Scheduled");
     let backup_pod = PodRun::create(env, ns, "backup-b1");
     backup_pod.running();
-    wait_for_phase(&namespace, &reconciler, "b1", "Running");
+    let running = wait_for_phase(&namespace, &reconciler, "b1", "Running");
+    assert_eq!(
+        running["metadata"]["finalizers"],
+        json!([CLEAN_FINALIZER, GC_FINALIZER])
+    );
+    assert_eq!(block_on(db.gc_life_time()), "72h");
 
     // Deleted while BR runs: nothing is cleaned yet.
     let seen = audit::requests_in(env, ns).len();
@@ -203,12 +213,16 @@ pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
     wait_for_reconcile(env, ns, seen, "b1");
     let deleting = backup(&namespace, "b1").expect("held by the finalizer");
     assert!(deleting["metadata"]["deletionTimestamp"].is_string());
-    assert_eq!(deleting["metadata"]["finalizers"], json!([CLEAN_FINALIZER]));
+    assert_eq!(
+        deleting["metadata"]["finalizers"],
+        json!([CLEAN_FINALIZER, GC_FINALIZER])
+    );
     assert!(
         super::get(&namespace, "job", "clean-b1").is_none(),
         "not while the Job runs"
     );
     assert_eq!(keys_under(&s3, "my-folder").len(), 3);
+    assert_eq!(block_on(db.gc_life_time()), "72h", "nor released");
 
     // The Job ends: its outcome is recorded, then the clean Job is created.
     backup_pod.exited(super::BR_SUCCESS, 0);
@@ -219,6 +233,12 @@ pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
     .unwrap_or_else(|e| panic!("{e}\n{}", reconciler.logs()));
     let cleaning = backup(&namespace, "b1").expect("still there");
     assert_eq!(condition(&cleaning, "Complete")["status"], "True");
+    assert_eq!(
+        block_on(db.gc_life_time()),
+        "10m0s",
+        "released with the Job's end"
+    );
+    assert_eq!(cleaning["status"]["tikvGCLifeTime"]["state"], "Restored");
     let clean = condition(&cleaning, "Clean");
     assert_eq!(clean["status"], "False");
     assert_eq!(clean["reason"], "CleanJobCreated");
@@ -278,10 +298,12 @@ pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
             {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}
         ])
     );
-    assert_eq!(
-        backup(&namespace, "b1").expect("b1")["metadata"]["finalizers"],
-        json!([CLEAN_FINALIZER]),
-        "kept until the data is gone"
+    wait_for_backup(
+        &namespace,
+        &reconciler,
+        "b1",
+        "only the cleanPolicy finalizer",
+        |b| b.is_some_and(|b| b["metadata"]["finalizers"] == json!([CLEAN_FINALIZER])),
     );
 
     // The kubelet runs the runner: exactly the prefix's objects go.
@@ -318,6 +340,7 @@ pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
         .collect();
     assert!(
         reasons.ends_with(&[
+            "GCLifeTimeReleased".into(),
             "Complete".into(),
             "CleanJobCreated".into(),
             "Cleaned".into()
@@ -328,7 +351,13 @@ pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
     assert_one_job_created(&requests, "clean-b1");
     assert_eq!(
         finalizer_patches(&requests, "b1"),
-        [json!([CLEAN_FINALIZER]), json!([])]
+        [
+            json!([CLEAN_FINALIZER]),
+            json!([CLEAN_FINALIZER, GC_FINALIZER]),
+            json!([CLEAN_FINALIZER]),
+            json!([]),
+        ],
+        "the GC finalizer goes after the Job, the cleanPolicy one last"
     );
     audit::assert_none_forbidden(&requests);
 }
@@ -382,6 +411,10 @@ pub fn on_failure_cleans_only_a_failed_backup(env: &Env) {
         [
             "cleanPolicy is OnFailure and the backup did not fail: the backup data at s3://backups/complete/ is kept"
         ]
+    );
+    assert!(
+        event_reasons(&namespace, "complete")
+            .contains(&("Normal".to_owned(), "DataRetained".to_owned()))
     );
     assert!(super::get(&namespace, "job", "clean-complete").is_none());
 

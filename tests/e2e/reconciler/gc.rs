@@ -139,8 +139,9 @@ pub fn last_status_written(env: &Env, namespace: &str, name: &str) -> Value {
 }
 
 /// Two Backups of one cluster started together (reconciled concurrently) agree on the
-/// original value; the first to end (BR failed, read from its log) hands the raised
-/// value off, the last (completed, no log to read: no summary) restores the original.
+/// original value; the first to end (completed, no log to read: no summary) hands the
+/// raised value off, the last (BR failed, its errors read from its log) restores the
+/// original; a failed Backup is terminal.
 pub fn overlapping_backups_restore_the_original_after_the_last(env: &Env) {
     let namespace = env.namespace("rec-gc-overlap");
     let ns = namespace.name.as_str();
@@ -169,44 +170,13 @@ pub fn overlapping_backups_restore_the_original_after_the_last(env: &Env) {
     );
     assert_eq!(block_on(db.gc_life_time()), "72h");
 
-    // BR fails in the first: its error lines are the condition; the value stays raised
-    // for the second.
-    let pod = PodRun::create(env, ns, "backup-first");
-    pod.running();
-    pod.exited(BR_FAILURE, 1);
-    pod.fail_job(
-        "BackoffLimitExceeded",
-        "Job has reached the specified backoff limit",
-    );
-    let failed = wait_for_phase(&namespace, &reconciler, "first", "Failed");
-    let condition = condition(&failed, "Failed");
-    assert_eq!(condition["reason"], "BackupDataToRemoteFailed");
-    assert_eq!(
-        condition["message"],
-        "BR failed: [2026/01/01 00:08:59.000 +00:00] [ERROR] [backup.go:40] [\"failed to backup\"] [error=\"[BR:KV:ErrKVStorage]tikv storage occur I/O error\"]\nError: [BR:KV:ErrKVStorage]tikv storage occur I/O error"
-    );
-    assert_eq!(
-        failed["status"]["tikvGCLifeTime"],
-        record(ns, "10m0s", "72h", "HandedOff")
-    );
-    assert_eq!(block_on(db.gc_life_time()), "72h", "the second still runs");
-    assert_eq!(
-        event_notes(&namespace, "first", "GCLifeTimeReleased"),
-        [format!(
-            "left tikv_gc_life_time of cluster {ns}/demo1 raised for the other running backups, which restore \"10m0s\""
-        )]
-    );
-    assert_eq!(
-        event_reasons(&namespace, "first").last(),
-        Some(&("Warning".to_owned(), "Failed".to_owned()))
-    );
-
-    // The second completes (its log cannot be read: no pod ran it): the original is back.
-    kubelet::complete_job(env, ns, "backup-second");
-    let complete = wait_for_phase(&namespace, &reconciler, "second", "Complete");
+    // The first completes (its log cannot be read: no pod ran it): the value stays
+    // raised for the second.
+    kubelet::complete_job(env, ns, "backup-first");
+    let complete = wait_for_phase(&namespace, &reconciler, "first", "Complete");
     assert_eq!(
         complete["status"]["tikvGCLifeTime"],
-        record(ns, "10m0s", "48h", "Restored")
+        record(ns, "10m0s", "72h", "HandedOff")
     );
     assert_eq!(
         super::condition(&complete, "Complete")["message"],
@@ -216,7 +186,61 @@ pub fn overlapping_backups_restore_the_original_after_the_last(env: &Env) {
         complete["status"].get("commitTs").is_none_or(|c| c == ""),
         "{complete}"
     );
-    assert_eq!(block_on(db.gc_life_time()), "10m0s");
+    assert_eq!(block_on(db.gc_life_time()), "72h", "the second still runs");
+    assert_eq!(
+        event_notes(&namespace, "first", "GCLifeTimeReleased"),
+        [format!(
+            "left tikv_gc_life_time of cluster {ns}/demo1 raised for the other running backups, which restore \"10m0s\""
+        )]
+    );
+
+    // BR fails in the second: its error lines are the condition, and the original is back.
+    let pod = PodRun::create(env, ns, "backup-second");
+    pod.running();
+    pod.exited(BR_FAILURE, 1);
+    pod.fail_job(
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    );
+    let failed = wait_for_phase(&namespace, &reconciler, "second", "Failed");
+    let condition = condition(&failed, "Failed");
+    assert_eq!(condition["reason"], "BackupDataToRemoteFailed");
+    assert_eq!(
+        condition["message"],
+        "BR failed: [2026/01/01 00:08:59.000 +00:00] [ERROR] [backup.go:40] [\"failed to backup\"] [error=\"[BR:KV:ErrKVStorage]tikv storage occur I/O error\"]\nError: [BR:KV:ErrKVStorage]tikv storage occur I/O error"
+    );
+    assert_eq!(
+        condition["observedGeneration"],
+        failed["metadata"]["generation"]
+    );
+    assert_eq!(
+        failed["status"]["tikvGCLifeTime"],
+        record(ns, "10m0s", "48h", "Restored")
+    );
+    assert_eq!(
+        block_on(db.gc_life_time()),
+        "10m0s",
+        "restored after the failure"
+    );
+    let reasons: Vec<String> = event_reasons(&namespace, "second")
+        .into_iter()
+        .map(|(_, reason)| reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "GCLifeTimeHeld",
+            "Prepared",
+            "SuccessfulCreate",
+            "Running",
+            "GCLifeTimeReleased",
+            "Failed"
+        ]
+    );
+    assert_eq!(
+        event_reasons(&namespace, "second").last(),
+        Some(&("Warning".to_owned(), "Failed".to_owned()))
+    );
     for name in ["first", "second"] {
         wait_for_backup(&namespace, &reconciler, name, "no finalizer", |b| {
             b.is_some_and(|b| {
@@ -226,6 +250,20 @@ pub fn overlapping_backups_restore_the_original_after_the_last(env: &Env) {
             })
         });
     }
+
+    // Terminal: a later event writes nothing.
+    let seen = audit::requests_in(env, ns).len();
+    namespace
+        .kubectl(&["label", "backup", "second", "checked=yes"])
+        .ok();
+    super::backup::wait_for_reconcile(env, ns, seen, "second");
+    let writes: Vec<String> = audit::requests_in(env, ns)
+        .iter()
+        .skip(seen)
+        .filter(|r| r.is_write())
+        .map(|r| r.uri.clone())
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
     audit::assert_none_forbidden(&audit::requests_in(env, ns));
 }
 
@@ -272,6 +310,13 @@ pub fn a_failed_restore_fails_the_backup_and_never_keeps_it(env: &Env) {
         Ok(reconciler.metric("reconciler-0", RESTORE_FAILURES) >= 2.0)
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", reconciler.logs()));
+    assert!(
+        reconciler.metric(
+            "reconciler-0",
+            "tidb_backup_reconcile_failures_total{error=\"gc_restore\"}"
+        ) >= 1.0,
+        "the retries fail as gc_restore"
+    );
 
     // Deleted while TiDB is still unreachable: announced with the SQL, then gone.
     let counted = reconciler.metric("reconciler-0", RESTORE_FAILURES);
