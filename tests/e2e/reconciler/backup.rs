@@ -172,6 +172,11 @@ pub fn the_guides_backup_runs_its_golden_job(env: &Env) {
         condition(&complete, "Complete")["message"],
         "BR finished the backup"
     );
+    assert_eq!(
+        condition(&complete, "Scheduled")["lastTransitionTime"],
+        scheduled_condition["lastTransitionTime"],
+        "moves only when its status flips"
+    );
 
     // Restored after the Job, and the finalizer went with the hold.
     assert_eq!(block_on(db.gc_life_time()), "10m0s");
@@ -388,6 +393,8 @@ pub fn assert_status_written_by_apply(requests: &[Request], name: &str) {
     assert!(!writes.is_empty(), "no status write");
     for write in writes {
         assert_eq!(write.verb, "patch", "{write:?}");
+        // The apiserver accepts `force` only with an apply patch.
+        assert_eq!(write.code, 200, "{:?}", write.event["responseStatus"]);
         assert!(
             write.uri.contains("fieldManager=tidb-backup-webhook")
                 && write.uri.contains("force=true"),
@@ -412,6 +419,11 @@ pub fn finalizer_patches(requests: &[Request], name: &str) -> Vec<Value> {
             assert!(
                 r.body["metadata"]["resourceVersion"].is_string(),
                 "guarded by the resourceVersion read: {}",
+                r.body
+            );
+            assert!(
+                r.body.get("apiVersion").is_none() && r.body.get("spec").is_none(),
+                "a merge patch of the metadata alone: {}",
                 r.body
             );
             r.body["metadata"]["finalizers"].clone()

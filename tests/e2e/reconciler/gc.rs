@@ -102,6 +102,28 @@ pub fn an_unreachable_tidb_is_retried_with_back_off_and_no_job(env: &Env) {
     assert!(writes.is_empty(), "retries write nothing: {writes:?}");
     let after = backup(&namespace, "unreachable").expect("the Backup");
     assert_eq!(after["metadata"]["resourceVersion"], version);
+
+    // And had it rewritten it: the real apiserver stores no unchanged server-side apply
+    // (no new resourceVersion, so no watch event; the fake apiserver the controller tests
+    // used stored every write, which made the rewrites a loop there).
+    let backups: kube::Api<tidb_backup_webhook::api::Backup> =
+        kube::Api::namespaced(env.client(), ns);
+    let rewritten = env
+        .block_on(backups.patch_status(
+            "unreachable",
+            &kube::api::PatchParams::apply("tidb-backup-webhook").force(),
+            &kube::api::Patch::Apply(json!({
+                "apiVersion": "pingcap.com/v1alpha1",
+                "kind": "Backup",
+                "status": after["status"],
+            })),
+        ))
+        .expect("an apply of the same status");
+    assert_eq!(
+        rewritten.metadata.resource_version.as_deref(),
+        version.as_str(),
+        "an unchanged apply is not stored"
+    );
     // One retry of each in that time; a hot loop makes hundreds.
     assert!(runs <= 4.0, "{runs} reconciles");
     assert_eq!(
