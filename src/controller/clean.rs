@@ -6,8 +6,8 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
-use kube::{Api, ResourceExt};
+use kube::runtime::events::EventType;
+use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::effects::{
@@ -253,24 +253,24 @@ async fn namespace_is_terminating(
     // Updates are still allowed in a terminating namespace; creates (events too) are not.
     let status = backup.status.clone().unwrap_or_default();
     let updated = record(ctx, backups, backup, status, &transition, ctx.now()).await?;
-    // The Backup's own namespace refuses new events; the Namespace's go to `default`.
+    // The Backup's own namespace refuses new events; the Namespace's go to `default`,
+    // one per Backup (its related object).
     let note = format!("Backup {namespace}/{name}: {message}");
-    let event = Event {
-        type_: EventType::Warning,
-        reason: "BackupDataRetained".to_owned(),
-        note: Some(status::truncate(&note, 1000)),
-        action: "Clean".to_owned(),
-        secondary: None,
-    };
     let regarding = ObjectReference {
         api_version: Some("v1".to_owned()),
         kind: Some("Namespace".to_owned()),
         name: Some(namespace.clone()),
         ..ObjectReference::default()
     };
-    if let Err(e) = ctx.recorder.publish(&event, &regarding).await {
-        warn!(namespace, error = %e, "cannot publish an event on the namespace");
-    }
+    ctx.publish(
+        &regarding,
+        Some(backup.object_ref(&())),
+        "Clean",
+        EventType::Warning,
+        "BackupDataRetained",
+        &note,
+    )
+    .await;
     remove_finalizer(backups, &updated).await?;
     Ok(Next::Return(Action::await_change()))
 }

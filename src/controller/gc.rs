@@ -155,10 +155,15 @@ pub async fn hold_for_backup(
                 event_reason: reason,
             };
             let status = backup.status.clone().unwrap_or_default();
-            // Best effort: the hold's error is what this reconcile reports.
-            record(ctx, backups, &backup, status, &transition, now)
-                .await
-                .ok();
+            // Written and announced once per distinct failure: each retry after back-off
+            // would otherwise rewrite it, and an apiserver that stores the rewrite sends a
+            // watch event that starts the next reconcile at once, bypassing the back-off.
+            if !status::reports(&status, status::RETRY_FAILED, reason, &text) {
+                // Best effort: the hold's error is what this reconcile reports.
+                record(ctx, backups, &backup, status, &transition, now)
+                    .await
+                    .ok();
+            }
             Err(Error::GcHold {
                 source: Box::new(cause),
             })

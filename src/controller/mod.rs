@@ -30,8 +30,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, Resource};
 use tracing::warn;
 
 use crate::reconcile::PlanError;
@@ -228,16 +229,42 @@ impl Context {
         reason: &str,
         note: &str,
     ) {
+        self.publish(
+            &object.object_ref(&()),
+            None,
+            "Reconcile",
+            type_,
+            reason,
+            note,
+        )
+        .await;
+    }
+
+    /// Publishes an Event on `regarding` about `related` (a Backup a schedule created or
+    /// deleted, a Backup whose namespace goes). kube's recorder folds Events with the
+    /// same object, reason and related object into one series that keeps the first
+    /// note, so Events about different Backups must name them as `related` to stay
+    /// apart.
+    pub async fn publish(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<ObjectReference>,
+        action: &str,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+    ) {
         let event = Event {
             type_,
             reason: reason.to_owned(),
             // Events allow 1 kB of note.
             note: Some(status::truncate(note, 1000)),
-            action: "Reconcile".to_owned(),
-            secondary: None,
+            action: action.to_owned(),
+            secondary: related,
         };
-        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
-            warn!(object = %object.name_any(), reason, error = %e, "cannot publish an event");
+        if let Err(e) = self.recorder.publish(&event, regarding).await {
+            let object = regarding.name.as_deref().unwrap_or_default();
+            warn!(object, reason, error = %e, "cannot publish an event");
         }
     }
 

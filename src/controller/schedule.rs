@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{DeleteParams, ListParams, Preconditions};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::effects::{Created, create_or_adopt, failed_create, write_status};
@@ -151,8 +152,10 @@ async fn execute(
                 ctx.metrics.scheduled.inc();
                 ctx.metrics.missed_ticks.inc_by(plan.missed_ticks);
                 info!(schedule = %schedule.name_any(), backup = %backup_name, %tick, "created the scheduled Backup");
-                ctx.event(
-                    schedule,
+                ctx.publish(
+                    &schedule.object_ref(&()),
+                    Some(backup.object_ref(&())),
+                    "Reconcile",
                     EventType::Normal,
                     "SuccessfulCreate",
                     &format!("created Backup {namespace}/{backup_name} for the tick at {tick}"),
@@ -177,11 +180,21 @@ async fn execute(
             }),
             ..DeleteParams::default()
         };
+        let related = ObjectReference {
+            api_version: Some(Backup::api_version(&()).into_owned()),
+            kind: Some(Backup::kind(&()).into_owned()),
+            namespace: Some(namespace.clone()),
+            name: Some(deletion.name.clone()),
+            uid: deletion.uid.clone(),
+            ..ObjectReference::default()
+        };
         match backups.delete(&deletion.name, &params).await {
             Ok(_) => {
                 ctx.metrics.expired.inc();
-                ctx.event(
-                    schedule,
+                ctx.publish(
+                    &schedule.object_ref(&()),
+                    Some(related),
+                    "Reconcile",
                     EventType::Normal,
                     "SuccessfulDelete",
                     &format!(
@@ -194,8 +207,10 @@ async fn execute(
             // Gone already, or replaced by a namesake that is not the one judged expired.
             Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => {}
             Err(e) => {
-                ctx.event(
-                    schedule,
+                ctx.publish(
+                    &schedule.object_ref(&()),
+                    Some(related),
+                    "Reconcile",
                     EventType::Warning,
                     "FailedDelete",
                     &format!("cannot delete Backup {namespace}/{}: {e}", deletion.name),

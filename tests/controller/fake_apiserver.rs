@@ -1,26 +1,25 @@
-//! An in-memory fake apiserver behind a kube `Client`: create (AlreadyExists), get, list
-//! and watch with label selectors, replace with resourceVersion conflicts, merge and
-//! apply patches (the status subresource replaces `status`; a merge patch carrying a
-//! stale resourceVersion conflicts), delete (with a uid precondition; with finalizers:
-//! deletionTimestamp, then removal when the last finalizer goes), creates refused in a
-//! terminating namespace (NamespaceLifecycle's 403), pod logs, and one-shot failure
-//! injection. Every request is recorded for assertions.
+//! An in-memory imitation of the apiserver behind a kube `Client`, kept for one purpose:
+//! failures a real apiserver cannot be made to produce on demand, between two steps of
+//! one reconcile (a stale read of a Job that exists, a write refused right after the
+//! previous one succeeded, as when the reconciler dies between them). Everything else
+//! the reconciler does is tested against the real control plane (`tests/e2e/reconciler`).
+//!
+//! It serves what those tests' reconciles ask for, no more: create (AlreadyExists), get,
+//! list with label selectors, merge patches (a stale resourceVersion conflicts) and the
+//! status subresource's apply, delete (with finalizers: deletionTimestamp, then removal
+//! when the last finalizer goes), and one-shot failure injection. No watch: the tests
+//! call the reconcile functions themselves. Every request is recorded.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use http::{Request, Response, StatusCode};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::Full;
 use kube::Client;
 use kube::client::Body;
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
-
-type ResponseBody = UnsyncBoxBody<Bytes, Infallible>;
 
 /// `(api prefix, resource)`, e.g. `("/apis/batch/v1", "jobs")`.
 type Collection = (String, String);
@@ -29,40 +28,25 @@ type Collection = (String, String);
 pub struct Recorded {
     pub method: String,
     pub path: String,
-    pub query: String,
-    pub content_type: String,
     /// Decoded JSON request body (`null` when empty or not JSON).
     pub body: Value,
 }
 
-#[derive(Clone, Debug)]
-struct WatchEvent {
-    collection: Collection,
-    rv: u64,
-    kind: &'static str,
-    object: Value,
-}
-
 struct State {
     objects: BTreeMap<Collection, BTreeMap<(String, String), Value>>,
-    logs: HashMap<(String, String), String>,
     requests: Vec<Recorded>,
-    history: Vec<WatchEvent>,
     rv: u64,
     uid: u64,
     /// `(method, path suffix, code, reason)`, each used once.
     failures: Vec<(String, String, u16, String)>,
-    /// Namespaces being deleted: creates in them are refused.
-    terminating: HashSet<String>,
 }
 
-/// When the fake's DELETE marks an object that has finalizers.
+/// When DELETE marks an object that has finalizers.
 pub const DELETION_TIMESTAMP: &str = "2026-01-01T00:20:00Z";
 
 #[derive(Clone)]
 pub struct FakeApiServer {
     state: Arc<Mutex<State>>,
-    events: broadcast::Sender<WatchEvent>,
 }
 
 /// Where an object of `apiVersion`/`kind` lives.
@@ -79,7 +63,6 @@ fn collection_of(api_version: &str, kind: &str) -> Collection {
         "Pod" => "pods",
         "Secret" => "secrets",
         "TidbCluster" => "tidbclusters",
-        "Lease" => "leases",
         "Event" => "events",
         other => panic!("fake apiserver: unknown kind {other}"),
     };
@@ -167,6 +150,17 @@ fn status_body(code: u16, reason: &str, message: &str) -> Value {
            "message": message, "reason": reason, "code": code})
 }
 
+fn not_found(target: &Target, name: &str) -> Response<Full<Bytes>> {
+    json_response(
+        404,
+        status_body(
+            404,
+            "NotFound",
+            &format!("{} \"{name}\" not found", target.collection.1),
+        ),
+    )
+}
+
 fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
@@ -184,19 +178,14 @@ fn merge(target: &mut Value, patch: &Value) {
 
 impl FakeApiServer {
     pub fn new() -> Self {
-        let (events, _) = broadcast::channel(1024);
         Self {
             state: Arc::new(Mutex::new(State {
                 objects: BTreeMap::new(),
-                logs: HashMap::new(),
                 requests: Vec::new(),
-                history: Vec::new(),
                 rv: 100,
                 uid: 0,
                 failures: Vec::new(),
-                terminating: HashSet::new(),
             })),
-            events,
         }
     }
 
@@ -213,7 +202,7 @@ impl FakeApiServer {
     /// Stores an object as if created through the API (uid, resourceVersion, generation).
     pub fn insert(&self, object: Value) -> Value {
         let mut state = self.state.lock().expect("state");
-        Self::create_locked(&mut state, object, &self.events).expect("insert")
+        Self::create_locked(&mut state, object).expect("insert")
     }
 
     pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
@@ -239,24 +228,13 @@ impl FakeApiServer {
         let mut state = self.state.lock().expect("state");
         state.rv += 1;
         let rv = state.rv;
-        let collection = collection_of(api_version, kind);
         let object = state
             .objects
-            .get_mut(&collection)
+            .get_mut(&collection_of(api_version, kind))
             .and_then(|c| c.get_mut(&(namespace.to_owned(), name.to_owned())))
             .expect("object to update exists");
         merge(object, &patch);
         object["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let object = object.clone();
-        Self::publish(&mut state, &self.events, collection, rv, "MODIFIED", object);
-    }
-
-    pub fn set_log(&self, namespace: &str, pod: &str, log: &str) {
-        self.state
-            .lock()
-            .expect("state")
-            .logs
-            .insert((namespace.to_owned(), pod.to_owned()), log.to_owned());
     }
 
     /// The next `method` request whose path ends with `path_suffix` fails with `code`.
@@ -269,56 +247,22 @@ impl FakeApiServer {
         ));
     }
 
-    /// The namespace is being deleted: from now on every create in it is refused.
-    pub fn terminate_namespace(&self, namespace: &str) {
-        self.state
-            .lock()
-            .expect("state")
-            .terminating
-            .insert(namespace.to_owned());
-    }
-
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().expect("state").requests.clone()
     }
 
-    fn publish(
-        state: &mut State,
-        events: &broadcast::Sender<WatchEvent>,
-        collection: Collection,
-        rv: u64,
-        kind: &'static str,
-        object: Value,
-    ) {
-        let event = WatchEvent {
-            collection,
-            rv,
-            kind,
-            object,
-        };
-        state.history.push(event.clone());
-        let _ = events.send(event);
-    }
-
-    fn create_locked(
-        state: &mut State,
-        mut object: Value,
-        events: &broadcast::Sender<WatchEvent>,
-    ) -> Result<Value, Value> {
+    fn create_locked(state: &mut State, mut object: Value) -> Result<Value, Value> {
         let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
         let collection = collection_of(&api_version, &kind);
-        let namespace = object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let key = (namespace, name.clone());
+        let text = |pointer: &str| {
+            object
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let key = (text("/metadata/namespace"), text("/metadata/name"));
         if state
             .objects
             .get(&collection)
@@ -327,14 +271,13 @@ impl FakeApiServer {
             return Err(status_body(
                 409,
                 "AlreadyExists",
-                &format!("{} \"{name}\" already exists", collection.1),
+                &format!("{} \"{}\" already exists", collection.1, key.1),
             ));
         }
         state.rv += 1;
         state.uid += 1;
-        let rv = state.rv;
         let meta = &mut object["metadata"];
-        meta["resourceVersion"] = json!(rv.to_string());
+        meta["resourceVersion"] = json!(state.rv.to_string());
         if meta.get("uid").is_none() {
             meta["uid"] = json!(format!("00000000-0000-0000-0000-{:012}", state.uid));
         }
@@ -346,32 +289,23 @@ impl FakeApiServer {
         }
         state
             .objects
-            .entry(collection.clone())
+            .entry(collection)
             .or_default()
             .insert(key, object.clone());
-        Self::publish(state, events, collection, rv, "ADDED", object.clone());
         Ok(object)
     }
 
-    async fn handle(&self, req: Request<Body>) -> Response<ResponseBody> {
+    async fn handle(&self, req: Request<Body>) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let bytes = body.collect_bytes().await.unwrap_or_default();
         let method = parts.method.to_string();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        let content_type = parts
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let mut state = self.state.lock().expect("state");
         state.requests.push(Recorded {
             method: method.clone(),
             path: path.clone(),
-            query: query.clone(),
-            content_type: content_type.clone(),
             body: body.clone(),
         });
         if let Some(i) = state
@@ -385,141 +319,59 @@ impl FakeApiServer {
                 status_body(code, &reason, &format!("injected {reason}")),
             );
         }
-        if path == "/version" {
-            return json_response(
-                200,
-                json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0"}),
-            );
-        }
         let Some(target) = parse_path(&path) else {
             return json_response(
                 404,
                 status_body(404, "NotFound", &format!("no route {path}")),
             );
         };
-        let selector = query_param(&query, "labelSelector").map(percent_decode);
+        let key = |name: &str| {
+            (
+                target.namespace.clone().unwrap_or_default(),
+                name.to_owned(),
+            )
+        };
         match (method.as_str(), &target.name, target.sub.as_deref()) {
-            ("GET", None, _) if query_param(&query, "watch") == Some("true") => {
-                let since: u64 = query_param(&query, "resourceVersion")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let backlog: Vec<WatchEvent> = state
-                    .history
-                    .iter()
-                    .filter(|e| e.collection == target.collection && e.rv > since)
-                    .cloned()
-                    .collect();
-                drop(state);
-                self.watch(target, selector, backlog)
-            }
             ("GET", None, _) => {
+                let selector = query_param(&query, "labelSelector").map(percent_decode);
                 let items: Vec<Value> = state
                     .objects
                     .get(&target.collection)
-                    .map(|c| {
-                        c.iter()
-                            .filter(|((ns, _), _)| {
-                                target.namespace.as_ref().is_none_or(|want| want == ns)
-                            })
-                            .map(|(_, o)| o)
-                            .filter(|o| matches_selector(o, selector.as_deref()))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                    .into_iter()
+                    .flatten()
+                    .filter(|((ns, _), _)| target.namespace.as_ref().is_none_or(|want| want == ns))
+                    .map(|(_, o)| o)
+                    .filter(|o| matches_selector(o, selector.as_deref()))
+                    .cloned()
+                    .collect();
                 json_response(
                     200,
                     json!({"apiVersion": "v1", "kind": "List",
-                    "metadata": {"resourceVersion": state.rv.to_string()}, "items": items}),
+                           "metadata": {"resourceVersion": state.rv.to_string()}, "items": items}),
                 )
             }
-            ("GET", Some(name), Some("log")) => {
-                let ns = target.namespace.clone().unwrap_or_default();
-                match state.logs.get(&(ns, name.clone())) {
-                    Some(log) => Response::builder()
-                        .status(200)
-                        .header("content-type", "text/plain")
-                        .body(Full::new(Bytes::from(log.clone())).boxed_unsync())
-                        .expect("response"),
-                    None => json_response(404, status_body(404, "NotFound", "no log")),
-                }
-            }
-            ("GET", Some(name), _) => {
-                let key = (target.namespace.clone().unwrap_or_default(), name.clone());
+            ("GET", Some(name), None) => {
                 match state
                     .objects
                     .get(&target.collection)
-                    .and_then(|c| c.get(&key))
+                    .and_then(|c| c.get(&key(name)))
                 {
                     Some(o) => json_response(200, o.clone()),
-                    None => json_response(
-                        404,
-                        status_body(
-                            404,
-                            "NotFound",
-                            &format!("{} \"{name}\" not found", target.collection.1),
-                        ),
-                    ),
+                    None => not_found(&target, name),
                 }
             }
             ("POST", None, _) => {
                 let mut object = body;
                 if let Some(ns) = &target.namespace {
-                    if state.terminating.contains(ns) {
-                        return json_response(403, namespace_terminating(&target, ns, &object));
-                    }
                     object["metadata"]["namespace"] = json!(ns);
                 }
-                if object.pointer("/apiVersion").is_none() || object.pointer("/kind").is_none() {
-                    return json_response(
-                        400,
-                        status_body(400, "BadRequest", "apiVersion and kind required"),
-                    );
-                }
-                match Self::create_locked(&mut state, object, &self.events) {
+                match Self::create_locked(&mut state, object) {
                     Ok(o) => json_response(201, o),
                     Err(status) => json_response(409, status),
                 }
             }
-            ("PUT", Some(name), _) => {
-                let key = (target.namespace.clone().unwrap_or_default(), name.clone());
-                let current_rv = state
-                    .objects
-                    .get(&target.collection)
-                    .and_then(|c| c.get(&key))
-                    .and_then(|o| o.pointer("/metadata/resourceVersion").cloned());
-                let Some(current_rv) = current_rv else {
-                    return json_response(404, status_body(404, "NotFound", "not found"));
-                };
-                if let Some(sent) = body.pointer("/metadata/resourceVersion")
-                    && *sent != current_rv
-                {
-                    return json_response(
-                        409,
-                        status_body(409, "Conflict", "the object has been modified"),
-                    );
-                }
-                state.rv += 1;
-                let rv = state.rv;
-                let mut object = body;
-                object["metadata"]["resourceVersion"] = json!(rv.to_string());
-                state
-                    .objects
-                    .entry(target.collection.clone())
-                    .or_default()
-                    .insert(key, object.clone());
-                Self::publish(
-                    &mut state,
-                    &self.events,
-                    target.collection,
-                    rv,
-                    "MODIFIED",
-                    object.clone(),
-                );
-                json_response(200, object)
-            }
             ("PATCH", Some(name), sub) => {
-                let key = (target.namespace.clone().unwrap_or_default(), name.clone());
+                let key = key(name);
                 state.rv += 1;
                 let rv = state.rv;
                 let Some(object) = state
@@ -527,14 +379,7 @@ impl FakeApiServer {
                     .get_mut(&target.collection)
                     .and_then(|c| c.get_mut(&key))
                 else {
-                    return json_response(
-                        404,
-                        status_body(
-                            404,
-                            "NotFound",
-                            &format!("{} \"{name}\" not found", target.collection.1),
-                        ),
-                    );
+                    return not_found(&target, name);
                 };
                 if sub == Some("status") {
                     // The reconciler applies its whole status under one field manager, so
@@ -549,22 +394,7 @@ impl FakeApiServer {
                             status_body(409, "Conflict", "the object has been modified"),
                         );
                     }
-                    let mut patched = object.clone();
-                    merge(&mut patched, &body);
-                    if let Some(added) = added_finalizer_while_deleting(object, &patched) {
-                        return json_response(
-                            422,
-                            status_body(
-                                422,
-                                "Invalid",
-                                &format!(
-                                    "{} \"{name}\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{added}\"}}",
-                                    target.collection.1
-                                ),
-                            ),
-                        );
-                    }
-                    *object = patched;
+                    merge(object, &body);
                 }
                 object["metadata"]["resourceVersion"] = json!(rv.to_string());
                 let object = object.clone();
@@ -573,94 +403,30 @@ impl FakeApiServer {
                     if let Some(c) = state.objects.get_mut(&target.collection) {
                         c.remove(&key);
                     }
-                    Self::publish(
-                        &mut state,
-                        &self.events,
-                        target.collection,
-                        rv,
-                        "DELETED",
-                        object.clone(),
-                    );
-                    return json_response(200, object);
                 }
-                Self::publish(
-                    &mut state,
-                    &self.events,
-                    target.collection,
-                    rv,
-                    "MODIFIED",
-                    object.clone(),
-                );
                 json_response(200, object)
             }
-            ("DELETE", Some(name), _) => {
-                let key = (target.namespace.clone().unwrap_or_default(), name.clone());
-                let stored_uid = state
-                    .objects
-                    .get(&target.collection)
-                    .and_then(|c| c.get(&key))
-                    .and_then(|o| o.pointer("/metadata/uid").cloned());
-                if let (Some(want), Some(uid)) =
-                    (body.pointer("/preconditions/uid"), stored_uid.as_ref())
-                    && want != uid
-                {
-                    return json_response(
-                        409,
-                        status_body(409, "Conflict", "Precondition failed: UID in precondition"),
-                    );
+            ("DELETE", Some(name), None) => {
+                let key = key(name);
+                state.rv += 1;
+                let rv = state.rv;
+                let Some(collection) = state.objects.get_mut(&target.collection) else {
+                    return not_found(&target, name);
+                };
+                let Some(object) = collection.get_mut(&key) else {
+                    return not_found(&target, name);
+                };
+                if finalizers(object).is_empty() {
+                    let gone = collection.remove(&key).unwrap_or_default();
+                    return json_response(200, gone);
                 }
-                let has_finalizers = state
-                    .objects
-                    .get(&target.collection)
-                    .and_then(|c| c.get(&key))
-                    .is_some_and(|o| !finalizers(o).is_empty());
-                if has_finalizers {
-                    // Finalizers hold the object: it is only marked for deletion.
-                    state.rv += 1;
-                    let rv = state.rv;
-                    let Some(object) = state
-                        .objects
-                        .get_mut(&target.collection)
-                        .and_then(|c| c.get_mut(&key))
-                    else {
-                        return json_response(404, status_body(404, "NotFound", "not found"));
-                    };
-                    if !is_deleting(object) {
-                        object["metadata"]["deletionTimestamp"] = json!(DELETION_TIMESTAMP);
-                        object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-                    }
-                    object["metadata"]["resourceVersion"] = json!(rv.to_string());
-                    let object = object.clone();
-                    Self::publish(
-                        &mut state,
-                        &self.events,
-                        target.collection,
-                        rv,
-                        "MODIFIED",
-                        object.clone(),
-                    );
-                    return json_response(200, object);
+                // Finalizers hold the object: it is only marked for deletion.
+                if !is_deleting(object) {
+                    object["metadata"]["deletionTimestamp"] = json!(DELETION_TIMESTAMP);
+                    object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
                 }
-                match state
-                    .objects
-                    .get_mut(&target.collection)
-                    .and_then(|c| c.remove(&key))
-                {
-                    Some(o) => {
-                        state.rv += 1;
-                        let rv = state.rv;
-                        Self::publish(
-                            &mut state,
-                            &self.events,
-                            target.collection,
-                            rv,
-                            "DELETED",
-                            o.clone(),
-                        );
-                        json_response(200, o)
-                    }
-                    None => json_response(404, status_body(404, "NotFound", "not found")),
-                }
+                object["metadata"]["resourceVersion"] = json!(rv.to_string());
+                json_response(200, object.clone())
             }
             _ => json_response(
                 405,
@@ -668,60 +434,6 @@ impl FakeApiServer {
             ),
         }
     }
-
-    /// A watch: the backlog after the requested resourceVersion, then live events, as
-    /// newline-delimited JSON; the body never ends (like a real watch until its timeout).
-    fn watch(
-        &self,
-        target: Target,
-        selector: Option<String>,
-        backlog: Vec<WatchEvent>,
-    ) -> Response<ResponseBody> {
-        let live = tokio_stream_from(self.events.subscribe());
-        let wanted = move |e: &WatchEvent| {
-            e.collection == target.collection
-                && target.namespace.as_ref().is_none_or(|ns| {
-                    e.object
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        == Some(ns.as_str())
-                })
-                && matches_selector(&e.object, selector.as_deref())
-        };
-        let last_backlog = backlog.last().map(|e| e.rv).unwrap_or(0);
-        let wanted_backlog = wanted.clone();
-        let stream = futures::stream::iter(backlog.into_iter().filter(move |e| wanted_backlog(e)))
-            .chain(live.filter(move |e| {
-                let keep = e.rv > last_backlog && wanted(e);
-                async move { keep }
-            }))
-            .map(|e| {
-                let line = serde_json::to_vec(&json!({"type": e.kind, "object": e.object}))
-                    .unwrap_or_default();
-                let mut bytes = line;
-                bytes.push(b'\n');
-                Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(bytes)))
-            });
-        Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
-            .expect("response")
-    }
-}
-
-fn tokio_stream_from(
-    rx: broadcast::Receiver<WatchEvent>,
-) -> impl futures::Stream<Item = WatchEvent> + Send {
-    futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some((e, rx)),
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
 }
 
 fn finalizers(object: &Value) -> Vec<String> {
@@ -740,56 +452,12 @@ fn is_deleting(object: &Value) -> bool {
         .is_some_and(|t| !t.is_null())
 }
 
-/// A finalizer `new` adds to an object that `old` shows being deleted (the apiserver's
-/// metadata validation refuses that).
-fn added_finalizer_while_deleting(old: &Value, new: &Value) -> Option<String> {
-    if !is_deleting(old) {
-        return None;
-    }
-    let before = finalizers(old);
-    finalizers(new).into_iter().find(|f| !before.contains(f))
-}
-
-/// NamespaceLifecycle's refusal of a create in a terminating namespace: 403 Forbidden,
-/// `<resource>.<group> "<name>" is forbidden: …`, and the cause `NamespaceTerminating`.
-fn namespace_terminating(target: &Target, namespace: &str, object: &Value) -> Value {
-    let group = target
-        .collection
-        .0
-        .strip_prefix("/apis/")
-        .and_then(|gv| gv.split('/').next())
-        .unwrap_or_default();
-    let resource = &target.collection.1;
-    let qualified = if group.is_empty() {
-        resource.clone()
-    } else {
-        format!("{resource}.{group}")
-    };
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let reason = format!(
-        "unable to create new content in namespace {namespace} because it is being terminated"
-    );
-    let message = if name.is_empty() {
-        format!("{qualified} is forbidden: {reason}")
-    } else {
-        format!("{qualified} \"{name}\" is forbidden: {reason}")
-    };
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-           "message": message, "reason": "Forbidden",
-           "details": {"name": name, "group": group, "kind": resource,
-                       "causes": [{"reason": "NamespaceTerminating",
-                                   "message": format!("namespace {namespace} is being terminated"),
-                                   "field": "metadata.namespace"}]},
-           "code": 403})
-}
-
-fn json_response(code: u16, body: Value) -> Response<ResponseBody> {
+fn json_response(code: u16, body: Value) -> Response<Full<Bytes>> {
     Response::builder()
         .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap_or_default())).boxed_unsync())
+        .body(Full::new(Bytes::from(
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )))
         .expect("response")
 }

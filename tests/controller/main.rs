@@ -1,20 +1,18 @@
-//! The reconciler's IO: the GC-lifetime guard against a real MariaDB, the Backup
-//! reconcile against an in-memory fake apiserver (plus MariaDB where `spec.from` is set),
-//! cleanPolicy (finalizer, clean Job, terminating namespace), the GC-lifetime finalizer
-//! and the BackupSchedule reconcile against the same fake.
+//! The reconciler's IO that needs no apiserver, or a failure no real one produces on
+//! demand: the GC-lifetime guard against a real MariaDB (`gc`), the Lease decision
+//! (`leader`), the reconcile future's size (`reconcile`), and reconciles interrupted
+//! between two steps against an in-memory fake apiserver (`faults`). The reconciler
+//! itself runs against the real control plane in `tests/e2e/reconciler/`, which shares
+//! `mariadb.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-mod clean;
 mod fake_apiserver;
+mod faults;
 mod gc;
-mod gc_finalizer;
 mod leader;
 mod mariadb;
-mod rbac;
 mod reconcile;
-mod schedule;
-mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;

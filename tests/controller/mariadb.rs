@@ -37,6 +37,19 @@ fn find(candidates: &[&str]) -> PathBuf {
     panic!("none of {candidates:?} is installed: run `make test-deps` (installs mariadb-server)");
 }
 
+/// A command whose process is killed when the test process dies, even outright
+/// (setpriv's parent-death signal, where setpriv exists): the end-to-end suite promises
+/// that a killed test binary leaves no process behind.
+fn tied_to_this_process(program: &Path) -> Command {
+    const SETPRIV: &str = "/usr/bin/setpriv";
+    if !Path::new(SETPRIV).exists() {
+        return Command::new(program);
+    }
+    let mut command = Command::new(SETPRIV);
+    command.args(["--pdeathsig", "KILL", "--"]).arg(program);
+    command
+}
+
 fn current_user() -> String {
     let out = Command::new("id").arg("-un").output().expect("run id -un");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -105,7 +118,7 @@ GRANT ALL ON *.* TO '{ADMIN}'@'127.0.0.1';
         )
         .expect("write init.sql");
         let port = free_port();
-        let mut server = Command::new(find(&["mariadbd", "mysqld"]));
+        let mut server = tied_to_this_process(&find(&["mariadbd", "mysqld"]));
         // --no-defaults must come first.
         server.arg("--no-defaults");
         if let Some(pki) = tls {

@@ -6,7 +6,9 @@
 //! Two phases, each with a control plane of its own (see `harness`): the project's own
 //! CRDs (the README's standalone case), then CRDs shaped as TiDB Operator 1.6 ships them
 //! (the "next to TiDB Operator" case), whose tests are named `tidb_operator_crds::…`.
-//! `helm` installs the chart into a control plane of its own.
+//! The reconciler's tests run in the first phase (the standalone reconciler needs the
+//! project's CRDs, with their status subresource). `helm` installs the chart into a
+//! control plane of its own.
 
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
@@ -15,6 +17,7 @@ mod cluster;
 mod corpus;
 mod harness;
 mod helm;
+mod reconciler;
 mod webhook;
 
 use std::process::ExitCode;
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
                 .into_iter()
                 .chain(webhook::tests())
                 .chain(corpus::tests())
+                .chain(reconciler::tests())
                 .collect(),
         },
         Phase {

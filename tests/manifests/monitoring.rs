@@ -1,7 +1,7 @@
 //! The alert rules and the dashboard of `manifests/monitoring`: the real `promtool`
 //! checks and unit-tests the rules, the PrometheusRule and the kustomization carry the
 //! same rules and dashboard, and every metric they query is one a running webhook
-//! exports (the reconciler's: `tests/controller/serve.rs`).
+//! exports (the reconciler's: `tests/e2e/reconciler/process.rs`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -271,7 +271,7 @@ fn every_queried_metric_is_exported_by_a_running_webhook() {
         missing.join("\n")
     );
     // Every other metric is the reconciler's (checked against a running reconciler in
-    // tests/controller/serve.rs) or one of the few external ones, and those only in
+    // tests/e2e/reconciler/process.rs) or one of the few external ones, and those only in
     // alerts.
     let mut seen = BTreeSet::new();
     for (at, expr) in queries::shipped_queries() {

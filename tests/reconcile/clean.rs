@@ -440,3 +440,29 @@ fn addressing_follows_the_provider() {
         Err("endpoint \"minio:9000\" has no scheme (http:// or https://)".into())
     );
 }
+
+/// `CleanFailed` quotes the runner's own last line when its pod's log could be read,
+/// and the Job's failure otherwise (no pod, or no log to read); both end with how to go
+/// on. (Through the apiserver, with the runner's log, in `tests/e2e/reconciler/clean.rs`.)
+#[test]
+fn a_failed_clean_quotes_the_runner_else_the_job() {
+    let backup = seed("Delete", &["Complete"]);
+    let next = "The data is retained; fix the cause and delete Job clean-b1 to retry, or set cleanPolicy to Retain to keep the data";
+    let job = "Job failed (PodFailurePolicy: Container clean for pod test1/clean-b1-abcde failed with exit code 2 matching FailJob rule at index 0)";
+    assert_eq!(
+        clean::clean_failed_message(&backup, "clean-b1", job, None),
+        format!("Job clean-b1 could not delete s3://my-bucket/my-folder/: {job}. {next}")
+    );
+    let log = "2026-01-01T00:20:32Z INFO listing and deleting every object under the prefix\nclean failed: cannot list s3://my-bucket/my-folder/: AccessDenied\n";
+    assert_eq!(
+        clean::clean_failed_message(&backup, "clean-b1", job, Some(log)),
+        format!(
+            "Job clean-b1 could not delete s3://my-bucket/my-folder/: cannot list s3://my-bucket/my-folder/: AccessDenied. {next}"
+        )
+    );
+    assert_eq!(
+        clean::clean_failed_message(&backup, "clean-b1", job, Some("no failure line\n")),
+        format!("Job clean-b1 could not delete s3://my-bucket/my-folder/: {job}. {next}"),
+        "a log without the runner's failure line"
+    );
+}

@@ -3,124 +3,26 @@
 //! batches; an empty prefix is refused before any request; the binary's exit codes.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use object_store::aws::AmazonS3Builder;
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
 use tidb_backup_webhook::runner::clean::{CleanConfig, CleanError, clean_with};
-use tokio::net::TcpListener;
 
-const ACCESS_KEY: &str = "AKIDTESTCLEAN";
-const SECRET_KEY: &str = "secret-for-the-clean-tests";
-const BUCKET: &str = "backups";
+#[path = "../common/s3.rs"]
+mod s3;
 
-/// s3s-fs on 127.0.0.1 with one bucket; records `METHOD query` of every request.
-struct S3Server {
-    addr: SocketAddr,
-    root: tempfile::TempDir,
-    requests: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
+use s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl S3Server {
-    async fn start() -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket dir");
-        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let service = service.clone();
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        seen.lock().expect("requests").push(format!(
-                            "{} {}",
-                            req.method(),
-                            req.uri().query().unwrap_or_default()
-                        ));
-                        hyper::service::Service::call(&service, req)
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        Self {
-            addr,
-            root,
-            requests,
-            task,
-        }
-    }
-
-    fn put(&self, key: &str) {
-        let path = self.root.path().join(BUCKET).join(key);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-        std::fs::write(&path, format!("data of {key}")).expect("object");
-    }
-
-    /// Every object key in the bucket, read from the directory s3s-fs serves.
-    fn keys(&self) -> BTreeSet<String> {
-        let mut keys = BTreeSet::new();
-        collect(&self.root.path().join(BUCKET), "", &mut keys);
-        keys
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn config(&self, prefix: &str) -> CleanConfig {
-        CleanConfig {
-            bucket: BUCKET.into(),
-            prefix: prefix.into(),
-            provider: "minio".into(),
-            region: "us-west-1".into(),
-            endpoint: self.endpoint(),
-            attempts: 3,
-            backoff: Duration::from_millis(10),
-        }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("requests").clone()
-    }
-}
-
-fn collect(dir: &Path, prefix: &str, keys: &mut BTreeSet<String>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let key = format!("{prefix}{name}");
-        if entry.file_type().expect("type").is_dir() {
-            collect(&entry.path(), &format!("{key}/"), keys);
-        } else if !name.starts_with(".bucket-") && !name.starts_with(".tmp.") {
-            keys.insert(key);
-        }
+/// What to clean on `s3`, as the runner's flags say it.
+fn config(s3: &S3Server, prefix: &str) -> CleanConfig {
+    CleanConfig {
+        bucket: BUCKET.into(),
+        prefix: prefix.into(),
+        provider: "minio".into(),
+        region: "us-west-1".into(),
+        endpoint: s3.endpoint(),
+        attempts: 3,
+        backoff: Duration::from_millis(10),
     }
 }
 
@@ -154,7 +56,7 @@ async fn deletes_every_object_under_the_prefix_and_nothing_else() {
     }
 
     // Written as users do (slashes around it); normalised like BR's path.Join.
-    let report = clean_with(credentials(), &s3.config("/my-folder/"))
+    let report = clean_with(credentials(), &config(&s3, "/my-folder/"))
         .await
         .expect("clean");
     assert_eq!(report.deleted, 3);
@@ -179,7 +81,7 @@ async fn deletes_every_object_under_the_prefix_and_nothing_else() {
     );
 
     // Running again finds nothing and deletes nothing.
-    let again = clean_with(credentials(), &s3.config("my-folder"))
+    let again = clean_with(credentials(), &config(&s3, "my-folder"))
         .await
         .expect("second clean");
     assert_eq!(again.deleted, 0);
@@ -196,7 +98,7 @@ async fn more_than_a_thousand_objects_are_deleted_across_pages_and_batches() {
     let sibling = format!("{prefix}-2/backupmeta");
     s3.put(&sibling);
 
-    let report = clean_with(credentials(), &s3.config(prefix))
+    let report = clean_with(credentials(), &config(&s3, prefix))
         .await
         .expect("clean");
     assert_eq!(report.deleted, 2345);
@@ -228,7 +130,7 @@ async fn an_empty_prefix_is_refused_before_any_request() {
         s3.put(key);
     }
     for prefix in ["", "/", "//", "./", "a/.."] {
-        let error = clean_with(credentials(), &s3.config(prefix))
+        let error = clean_with(credentials(), &config(&s3, prefix))
             .await
             .expect_err("refused");
         assert!(
@@ -241,7 +143,7 @@ async fn an_empty_prefix_is_refused_before_any_request() {
             "refusing to clean: the prefix is empty, so every object in bucket \"backups\" would be deleted (BR writes a backup under spec.s3.prefix; with cleanPolicy Delete or OnFailure set a prefix)"
         );
     }
-    let error = clean_with(credentials(), &s3.config("../elsewhere"))
+    let error = clean_with(credentials(), &config(&s3, "../elsewhere"))
         .await
         .expect_err("refused");
     assert_eq!(
@@ -259,7 +161,7 @@ async fn wrong_credentials_fail_with_the_path_and_nothing_is_deleted() {
     let wrong = AmazonS3Builder::new()
         .with_access_key_id(ACCESS_KEY)
         .with_secret_access_key("not-the-secret");
-    let error = clean_with(wrong, &s3.config("my-folder"))
+    let error = clean_with(wrong, &config(&s3, "my-folder"))
         .await
         .expect_err("denied");
     assert_eq!(error.exit_code(), 1);

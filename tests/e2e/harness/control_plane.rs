@@ -6,6 +6,10 @@
 //! admission plugins plus NodeRestriction, and the controller manager with per-controller
 //! service-account credentials. No kubelet, scheduler or job controller: pods stay
 //! Pending, and tests write Job status themselves.
+//!
+//! The apiserver writes an audit log of the requests the reconciler's ServiceAccount
+//! makes ([`AUDITED_USER`], request bodies included): tests read from it what the
+//! reconciler asked for, in which order, and what the apiserver answered.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +31,18 @@ const CONTROLLERS: &[&str] = &[
 
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// The user whose requests the audit log records: the reconciler's ServiceAccount.
+pub const AUDITED_USER: &str = "system:serviceaccount:tidb-admin:tidb-backup-reconciler";
+
+/// One audit event per request (at its end), with the request body, for
+/// [`AUDITED_USER`] only.
+fn audit_policy() -> String {
+    format!(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n\
+         rules:\n- level: Request\n  users: [\"{AUDITED_USER}\"]\n- level: None\n"
+    )
+}
+
 pub struct ControlPlane {
     // Dropped (killed) in this order: the controller manager, the apiserver, etcd.
     controller_manager: Process,
@@ -35,6 +51,8 @@ pub struct ControlPlane {
     /// `https://127.0.0.1:PORT`.
     pub server: String,
     pub ca_pem: String,
+    /// The apiserver's audit log (JSON lines; see [`AUDITED_USER`]).
+    pub audit_log: PathBuf,
 }
 
 /// Where the binaries are: `.tools/bin/` of this repository.
@@ -80,7 +98,16 @@ impl ControlPlane {
             "e2e-admin",
             Credentials::Certificate(&pki.admin),
         )?;
-        let mut apiserver = start_apiserver(&apiserver_bin, &pki, port, etcd_port, dir, &logs)?;
+        let audit_log = logs.join("audit.log");
+        let mut apiserver = start_apiserver(
+            &apiserver_bin,
+            &pki,
+            port,
+            etcd_port,
+            dir,
+            &logs,
+            &audit_log,
+        )?;
         wait_for(
             "kube-apiserver /readyz",
             START_TIMEOUT,
@@ -121,6 +148,7 @@ impl ControlPlane {
             etcd,
             server,
             ca_pem: pki.ca_pem.clone(),
+            audit_log,
         })
     }
 
@@ -173,8 +201,11 @@ fn start_apiserver(
     etcd_port: u16,
     dir: &Path,
     logs: &Path,
+    audit_log: &Path,
 ) -> Result<Process, String> {
     let path = |p: &Path| p.display().to_string();
+    let policy = dir.join("audit-policy.yaml");
+    std::fs::write(&policy, audit_policy()).map_err(|e| format!("{}: {e}", policy.display()))?;
     let mut cmd = command(bin);
     cmd.args([
         "--bind-address=127.0.0.1".to_owned(),
@@ -202,6 +233,11 @@ fn start_apiserver(
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
         // A loopback address cannot be the `kubernetes` Service's endpoint.
         "--endpoint-reconciler-type=none".to_owned(),
+        format!("--audit-policy-file={}", path(&policy)),
+        format!("--audit-log-path={}", path(audit_log)),
+        "--audit-log-format=json".to_owned(),
+        // Each event is written as its request ends (no batching).
+        "--audit-log-mode=blocking".to_owned(),
         "--v=1".to_owned(),
     ]);
     Process::spawn("kube-apiserver", cmd, &logs.join("kube-apiserver.log"))

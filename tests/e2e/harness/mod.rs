@@ -14,11 +14,14 @@
 //! marked `cluster_wide` and run alone; the others run in parallel, each in a namespace
 //! of its own.
 
+pub mod audit;
 pub mod control_plane;
 pub mod crds;
 pub mod kubectl;
+pub mod kubelet;
 pub mod pki;
 pub mod process;
+pub mod reconciler;
 pub mod webhook;
 
 use std::future::Future;
@@ -269,6 +272,28 @@ impl Env {
         self.client.clone()
     }
 
+    /// The run's temporary directory (removed at the end; components keep their files
+    /// and logs in it).
+    pub fn run_dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .map(tempfile::TempDir::path)
+            .expect("the environment has started")
+    }
+
+    /// The apiserver's URL (`https://127.0.0.1:PORT`) and CA (PEM), for a kubeconfig of
+    /// another user.
+    pub fn api_server(&self) -> (String, String) {
+        let control_plane = self.control_plane.lock().unwrap_or_else(|p| p.into_inner());
+        (control_plane.server.clone(), control_plane.ca_pem.clone())
+    }
+
+    /// The apiserver's audit log (see [`control_plane::AUDITED_USER`]).
+    pub fn audit_log(&self) -> std::path::PathBuf {
+        let control_plane = self.control_plane.lock().unwrap_or_else(|p| p.into_inner());
+        control_plane.audit_log.clone()
+    }
+
     /// Runs async code (kube-rs) on the harness's runtime.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
@@ -349,7 +374,7 @@ fn keep_logs(run_dir: &Path) {
     };
     let keep = Path::new(&keep);
     let _ = std::fs::create_dir_all(keep);
-    for dir in [run_dir.join("logs"), run_dir.join("webhook")] {
+    for dir in ["logs", "webhook", "reconciler"].map(|d| run_dir.join(d)) {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             if entry.path().extension().is_some_and(|e| e == "log") {
                 let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));

@@ -90,6 +90,26 @@ impl Process {
         tail(&self.log, lines)
     }
 
+    /// Sends SIGTERM (as the kubelet does to stop a container) and waits up to `timeout`
+    /// for the process to exit; its exit status, or `None` if it is still running (then
+    /// it is killed when dropped).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Kills the process (SIGKILL) and waits for it.
     pub fn kill(&mut self) {
         if let Ok(None) = self.child.try_wait() {
