@@ -44,10 +44,10 @@ unit: test-deps
 ifneq ($(NEXTEST),)
 	$(CARGO) nextest run --locked --no-fail-fast -E 'not binary(e2e)'
 	$(CARGO) test --locked --test e2e
+	$(CARGO) test --locked --doc
 else
 	$(CARGO) test --locked --no-fail-fast
 endif
-	$(CARGO) test --locked --doc
 
 ## e2e: the end-to-end tests alone (a real apiserver, etcd and controller manager)
 e2e: test-deps
