@@ -4,6 +4,7 @@
 mod backup;
 mod compact;
 pub mod decode;
+pub mod plain;
 mod schedule;
 
 pub use backup::*;
