@@ -104,5 +104,33 @@ for server in fixed floor webhook; do
   awk '/VmHWM/ {print $2}' "/proc/$(cat "$work/$server.pid")/status" > "$work/$server.rss"
 done
 
+# Adversarial load (issue 11), on a fresh webhook so that its peak RSS is this load's:
+# at once, 64 connections sending a 3.2 MiB UPDATE (a 1.5 MiB annotation in object and
+# oldObject, just under the body limit), 64 sending the same body cut short (malformed),
+# and 16 sending 9 MiB (over the limit: 413).
+python3 - "$UPDATE" "$work" <<'EOF'
+import json, sys
+review = json.load(open(sys.argv[1]))
+for part in ("object", "oldObject"):
+    review["request"][part]["metadata"].setdefault("annotations", {})["bulk"] = "x" * (1536 * 1024)
+big = json.dumps(review).encode()
+open(f"{sys.argv[2]}/big.json", "wb").write(big)
+open(f"{sys.argv[2]}/malformed.json", "wb").write(big[:-64])
+open(f"{sys.argv[2]}/oversize.json", "wb").write(b'{"a":"' + b"x" * (9 << 20) + b'"}')
+EOF
+RUST_LOG=error start adversarial 18444 target/release/tidb-backup-webhook serve --no-kube \
+  --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
+  --listen 127.0.0.1:18444 --admin-listen 127.0.0.1:18081 --shutdown-delay 0s
+adversarial() {
+  taskset -c 1 "$OHA" --no-tui --insecure --output-format json -c "$2" -z "$DURATION" \
+    -m POST -H 'content-type: application/json' -D "$work/$1.json" \
+    https://localhost:18444/mutate > "$work/adversarial-$1.json"
+}
+adversarial big 64 & a1=$!
+adversarial malformed 64 & a2=$!
+adversarial oversize 16 & a3=$!
+wait $a1 $a2 $a3
+awk '/VmHWM/ {print $2}' "/proc/$(cat "$work/adversarial.pid")/status" > "$work/adversarial.rss"
+
 python3 scripts/bench-report.py "$work" "$ROUNDS" "$RATE" "$CONNECTIONS" "$DURATION" \
   "$(wc -c < "$UPDATE")" "$(wc -c < "$CREATE")"

@@ -101,3 +101,17 @@ print(
     f"\nPeak RSS (VmHWM) over all runs: webhook {rss('webhook'):.1f} MiB, "
     f"floor {rss('floor'):.1f} MiB, minimal without parsing {rss('fixed'):.1f} MiB"
 )
+
+print(
+    "\nAdversarial load on a fresh webhook, all at once for the same duration: 64 connections "
+    "sending a 3.2 MiB UPDATE (1.5 MiB annotation in object and oldObject), 64 sending it "
+    "cut short (malformed), 16 sending 9 MiB (over the 3.5 MiB limit).\n"
+)
+print("| Bodies | answers by status |")
+print("|---|---|")
+for name in ("big", "malformed", "oversize"):
+    data = json.loads((work / f"adversarial-{name}.json").read_text())
+    codes = ", ".join(f"{k}: {v:,}" for k, v in sorted(data.get("statusCodeDistribution", {}).items()))
+    errors = {k: v for k, v in data.get("errorDistribution", {}).items() if "deadline" not in k}
+    print(f"| {name} | {codes or '-'}{'; errors: ' + str(errors) if errors else ''} |")
+print(f"\nPeak RSS (VmHWM) under adversarial load: webhook {rss('adversarial'):.1f} MiB")
