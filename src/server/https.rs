@@ -82,6 +82,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 /// unread data sends a reset, which can destroy the answer before the client reads it.
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Most bytes hyper buffers per connection (its default is ~400 KiB).
+const CONNECTION_READ_BUFFER: usize = 64 << 10;
+
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then stops accepting,
 /// lets in-flight requests finish (closing idle keep-alive connections) and returns once
 /// every connection is done or `drain_timeout` has passed.
@@ -208,6 +211,10 @@ async fn connection(
         });
     let mut conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // hyper's read buffer grows to ~400 KiB by default while a body streams in: with
+        // hundreds of connections sending large bodies that, not the bodies, was most of
+        // the peak RSS. Headers of an apiserver request are a few KiB.
+        .max_buf_size(CONNECTION_READ_BUFFER)
         .serve_connection(io, service);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut shutting_down = *closing.borrow();
@@ -253,7 +260,9 @@ async fn connection(
 
 /// Reads and drops whatever the peer still sends, until it closes its side.
 async fn discard(tcp: &mut TcpStream) {
-    let mut buf = vec![0u8; 64 << 10];
+    // Small: hundreds of connections may linger at once under a flood of refused bodies,
+    // and the speed of discarding does not matter.
+    let mut buf = vec![0u8; 8 << 10];
     while let Ok(n) = tcp.read(&mut buf).await {
         if n == 0 {
             break;
