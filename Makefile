@@ -84,10 +84,13 @@ image:
 certs: build
 	$(BIN) certs --out certs --dns tidb-backup-webhook --dns tidb-backup-webhook.tidb-admin --dns tidb-backup-webhook.tidb-admin.svc
 
-## bench: criterion benchmarks (rule core, admission handler), then the HTTPS load test
-## next to a minimal hyper+rustls server (installs oha into .tools/ on first use)
+## bench: criterion benchmarks (rule core, admission handler), instructions per review
+## under callgrind (skipped without valgrind), then the HTTPS load test side by side with
+## a minimal server that parses the same review, the floor (installs oha into .tools/ on
+## first use). Neither callgrind nor the load test is part of `make test`.
 bench:
 	$(CARGO) bench --locked --bench rules --bench admission
+	$(CARGO) bench --locked --bench instructions
 	scripts/bench-load.sh
 
 ## fuzz: the seeded corpus fuzzing of check and the webhook, longer than in make test

@@ -1,8 +1,13 @@
-//! The floor for `make bench`: hyper + rustls (same provider, TLS versions and ALPN as
-//! the webhook) answering every request with one fixed AdmissionReview, so the
-//! benchmark shows how close the real server gets to what the machine can do.
+//! The floors `make bench` measures the webhook against: hyper + rustls with the
+//! webhook's TLS settings (ring provider, TLS 1.3 and 1.2, ALPN `http/1.1`), keep-alive,
+//! and its allocator (mimalloc), in one of two modes:
 //!
-//! Usage: minimal_server LISTEN_ADDR CERT_PEM KEY_PEM
+//! - `fixed`: reads the body and answers one fixed AdmissionReview (what TLS and HTTP
+//!   alone cost on this machine);
+//! - `parse`: reads the body, parses it into a `serde_json::Value` and answers `allowed`
+//!   for its `request.uid` (the least a webhook must do with a review: the floor).
+//!
+//! Usage: minimal_server fixed|parse LISTEN_ADDR CERT_PEM KEY_PEM
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // example code: a panic is the failure report
 
@@ -17,13 +22,46 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-const ANSWER: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","allowed":true}}"#;
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const FIXED_ANSWER: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","allowed":true}}"#;
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Fixed,
+    Parse,
+}
+
+fn answer(mode: Mode, body: &[u8]) -> Result<Bytes, String> {
+    match mode {
+        Mode::Fixed => Ok(Bytes::from_static(FIXED_ANSWER.as_bytes())),
+        Mode::Parse => {
+            let review: serde_json::Value =
+                serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            let uid = review["request"]["uid"].as_str().ok_or("no request.uid")?;
+            let answer = serde_json::json!({
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {"uid": uid, "allowed": true},
+            });
+            Ok(serde_json::to_vec(&answer)
+                .map_err(|e| e.to_string())?
+                .into())
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, listen, cert, key] = args.as_slice() else {
-        return Err("usage: minimal_server LISTEN_ADDR CERT_PEM KEY_PEM".into());
+    let [_, mode, listen, cert, key] = args.as_slice() else {
+        return Err("usage: minimal_server fixed|parse LISTEN_ADDR CERT_PEM KEY_PEM".into());
+    };
+    let mode = match mode.as_str() {
+        "fixed" => Mode::Fixed,
+        "parse" => Mode::Parse,
+        other => return Err(format!("unknown mode {other:?}: fixed or parse").into()),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
@@ -44,13 +82,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return;
             };
             let service = hyper::service::service_fn(
-                |request: hyper::Request<hyper::body::Incoming>| async move {
-                    // Read the body like a real webhook must, then answer the fixed review.
-                    let _ = request.into_body().collect().await;
+                move |request: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = request
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let (status, body) = match answer(mode, &body) {
+                        Ok(body) => (200, body),
+                        Err(e) => (400, Bytes::from(e)),
+                    };
                     Ok::<_, Infallible>(
                         hyper::Response::builder()
+                            .status(status)
                             .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(ANSWER.as_bytes())))
+                            .body(Full::new(body))
                             .unwrap_or_default(),
                     )
                 },

@@ -263,6 +263,15 @@ pub struct ServeArgs {
     /// Reviews answered at once; more are refused with 503.
     #[arg(long, env = "WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
+    /// Request body bytes all reviews in flight may hold together; a review that would
+    /// exceed it is refused with 503. At least the body limit (3.5 MiB).
+    #[arg(
+        long,
+        env = "WEBHOOK_MAX_IN_FLIGHT_BYTES",
+        default_value_t = webhook::DEFAULT_MAX_IN_FLIGHT_BYTES as u64,
+        value_parser = clap::value_parser!(u64).range(webhook::MAX_BODY_BYTES as u64..=1 << 40)
+    )]
+    pub max_in_flight_bytes: u64,
     /// Connections served at once; more are closed.
     #[arg(long, env = "WEBHOOK_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
@@ -327,6 +336,8 @@ impl ServeArgs {
             },
             reviews: webhook::Limits {
                 max_in_flight: self.max_in_flight,
+                max_in_flight_bytes: usize::try_from(self.max_in_flight_bytes)
+                    .unwrap_or(usize::MAX),
                 ..Default::default()
             },
             iam,

@@ -3,12 +3,11 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
-use serde_json::value::RawValue;
 
 use kube::api::ObjectMeta;
 
-use super::received;
+use super::received::{self, SpecJson};
+use super::review::Carried;
 use crate::api::{
     Backup, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus, BackupSpec, BackupStatus,
     Kind,
@@ -131,24 +130,48 @@ impl Admitted for BackupSchedule {
 }
 
 /// An object of a review, decoded.
-pub(super) struct Object<T: Admitted> {
+pub(super) struct Object<'a, T: Admitted> {
     pub object: T,
-    /// `spec` as received; `None` when the object has none.
-    pub spec_json: Option<Value>,
+    /// `spec` as received.
+    pub spec_json: SpecJson<'a>,
     pub unknown_fields: Vec<String>,
 }
 
+/// Why an object could not be decoded.
+pub(super) enum Unreadable {
+    /// Bad input: the message names the field and what is wrong.
+    Invalid(String),
+    /// An object decoded in the review's own pass does not decode further; the message
+    /// comes from its text (the review is read again, see
+    /// [`decode_as_text`](super::review::decode_as_text)).
+    ReadAgain,
+}
+
 /// Decodes `request.<field>`, which this operation requires.
-pub(super) fn decode_object<T: Admitted>(
-    raw: Option<&RawValue>,
+pub(super) fn decode_object<'a, T: Admitted>(
+    carried: Option<&Carried<'a>>,
     field: &str,
-) -> Result<Object<T>, String> {
-    let text = raw
-        .map(RawValue::get)
-        .filter(|text| text.trim() != "null")
-        .ok_or_else(|| format!("request.{field} is required for this operation"))?;
-    let received = received::decode::<T::Spec, T::Status>(text)
-        .map_err(|e| format!("request.{field} is not a valid {}: {e}", T::KIND.as_str()))?;
+) -> Result<Object<'a, T>, Unreadable> {
+    let required =
+        || Unreadable::Invalid(format!("request.{field} is required for this operation"));
+    let received = match carried {
+        None => return Err(required()),
+        Some(Carried::Raw(raw)) => {
+            let text = raw.get();
+            if text.trim() == "null" {
+                return Err(required());
+            }
+            received::decode::<T::Spec, T::Status>(text).map_err(|e| {
+                Unreadable::Invalid(format!(
+                    "request.{field} is not a valid {}: {e}",
+                    T::KIND.as_str()
+                ))
+            })?
+        }
+        Some(Carried::Decoded(received)) => {
+            received::finish::<T::Spec, T::Status>(received).map_err(|_| Unreadable::ReadAgain)?
+        }
+    };
     Ok(Object {
         object: T::assemble(received.metadata, received.spec, received.status),
         spec_json: received.spec_json,

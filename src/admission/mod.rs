@@ -16,14 +16,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::api::{Backup, BackupSchedule};
 use crate::iam::IamResolver;
 use crate::iam::pod as pod_iam;
-use admitted::{Admitted, decode_object};
+use admitted::{Admitted, Unreadable, decode_object};
 use pods::inject_pod;
-use review::{AdmissionRequest, AdmissionResponse, GroupVersionKind, ReviewError};
+use review::{AdmissionRequest, AdmissionResponse, Carried, GroupVersionKind, Review, ReviewError};
 
 /// Audit annotation listing the defaulted fields (the apiserver prefixes the webhook name).
 pub const AUDIT_DEFAULTED_FIELDS: &str = "defaulted-fields";
@@ -89,13 +88,32 @@ impl Admission {
     /// Decodes a review body and answers it in the same API version.
     pub fn handle(&self, endpoint: Endpoint, body: &[u8]) -> Result<Outcome, ReviewError> {
         let review = review::decode(body)?;
+        if let Ok(outcome) = self.answer(endpoint, &review) {
+            return outcome;
+        }
+        // Something in an object decoded in the review's own pass: read the review again
+        // with its objects as text, to answer exactly as for any unreadable object.
+        let review = review::decode_as_text(body)?;
+        match self.answer(endpoint, &review) {
+            Ok(outcome) => outcome,
+            Err(ReadAgain) => Err(ReviewError::Json(
+                "the review's objects could not be read".to_owned(),
+            )),
+        }
+    }
+
+    fn answer(
+        &self,
+        endpoint: Endpoint,
+        review: &Review<'_>,
+    ) -> Result<Result<Outcome, ReviewError>, ReadAgain> {
         let request = &review.request;
-        let response = self.respond(endpoint, request);
+        let response = self.respond(endpoint, request)?;
         let summary = Summary {
             uid: request.uid.clone(),
             kind: request.kind.kind.clone(),
             namespace: request.namespace.clone(),
-            name: object_name(request),
+            name: object_name(request)?,
             operation: request.operation.clone(),
             dry_run: request.dry_run.unwrap_or(false),
             allowed: response.allowed,
@@ -113,23 +131,27 @@ impl Admission {
                 .audit_annotations
                 .contains_key(pod_iam::AUDIT_CONFLICT),
         };
-        let body = review::encode(review.api_version, &response)
-            .map_err(|e| ReviewError::Json(format!("cannot encode the response: {e}")))?;
-        Ok(Outcome { body, summary })
+        Ok(review::encode(review.api_version, &response)
+            .map(|body| Outcome { body, summary })
+            .map_err(|e| ReviewError::Json(format!("cannot encode the response: {e}"))))
     }
 
     /// The decision for one request; every path copies the request's uid.
-    pub fn respond(&self, endpoint: Endpoint, request: &AdmissionRequest) -> AdmissionResponse {
+    fn respond(
+        &self,
+        endpoint: Endpoint,
+        request: &AdmissionRequest<'_>,
+    ) -> Result<AdmissionResponse, ReadAgain> {
         let GroupVersionKind {
             group,
             version,
             kind,
         } = &request.kind;
         let operation = Operation::parse(&request.operation);
-        if Backup::matches(group, version, kind) {
-            admit::<Backup>(endpoint, operation, request, &self.iam)
+        Ok(if Backup::matches(group, version, kind) {
+            admit::<Backup>(endpoint, operation, request, &self.iam)?
         } else if BackupSchedule::matches(group, version, kind) {
-            admit::<BackupSchedule>(endpoint, operation, request, &self.iam)
+            admit::<BackupSchedule>(endpoint, operation, request, &self.iam)?
         } else if Pod::matches(group, version, kind)
             && endpoint == Endpoint::Mutate
             && operation == Operation::Create
@@ -138,9 +160,13 @@ impl Admission {
         } else {
             // Not ours: allowed untouched.
             AdmissionResponse::allow(&request.uid)
-        }
+        })
     }
 }
+
+/// An object decoded in the review's own pass cannot be answered from exactly: the review
+/// must be read again with its objects as text.
+struct ReadAgain;
 
 /// The operation of a review.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,7 +201,9 @@ trait Matches: kube::Resource<DynamicType = ()> {
 
 impl Matches for Pod {}
 
-fn object_name(request: &AdmissionRequest) -> String {
+/// The object's name for logs and denials: the request's, or (for a CREATE with
+/// `generateName`, before the name exists) `prefix*` from the object.
+fn object_name(request: &AdmissionRequest<'_>) -> Result<String, ReadAgain> {
     #[derive(serde::Deserialize)]
     struct Named {
         #[serde(default)]
@@ -190,76 +218,89 @@ fn object_name(request: &AdmissionRequest) -> String {
         generate_name: String,
     }
     if !request.name.is_empty() {
-        return request.name.clone();
+        return Ok(request.name.clone());
     }
-    // Mutating webhooks see objects created with generateName before they are named.
-    let meta = request
-        .object
-        .as_deref()
-        .and_then(|raw| serde_json::from_str::<Named>(raw.get()).ok())
+    let raw = match &request.object {
+        None => return Ok(String::new()),
+        Some(Carried::Raw(raw)) => raw,
+        Some(Carried::Decoded(_)) => return Err(ReadAgain),
+    };
+    let meta = serde_json::from_str::<Named>(raw.get())
+        .ok()
         .and_then(|named| named.metadata);
-    match meta {
+    Ok(match meta {
         Some(meta) if !meta.name.is_empty() => meta.name,
         Some(meta) if !meta.generate_name.is_empty() => format!("{}*", meta.generate_name),
         _ => String::new(),
-    }
+    })
 }
 
 fn admit<T: Admitted>(
     endpoint: Endpoint,
     operation: Operation,
-    request: &AdmissionRequest,
+    request: &AdmissionRequest<'_>,
     iam: &IamResolver,
-) -> AdmissionResponse {
+) -> Result<AdmissionResponse, ReadAgain> {
     let uid = request.uid.as_str();
     let update = match operation {
         Operation::Create => false,
         Operation::Update => true,
         // DELETE and CONNECT carry nothing to default or validate.
         Operation::Delete | Operation::Connect | Operation::Other => {
-            return AdmissionResponse::allow(uid);
+            return Ok(AdmissionResponse::allow(uid));
         }
     };
     let bad_request = |message: String| AdmissionResponse::deny(uid, 400, "BadRequest", message);
-    let new = decode_object::<T>(request.object.as_deref(), "object");
-    let old = update.then(|| decode_object::<T>(request.old_object.as_deref(), "oldObject"));
+    let new = decode_object::<T>(request.object.as_ref(), "object");
+    let old = update.then(|| decode_object::<T>(request.old_object.as_ref(), "oldObject"));
     let (new, old) = match (new, old) {
         (Ok(new), None) => (new, None),
         (Ok(new), Some(Ok(old))) => (new, Some(old)),
-        (Err(message), _) | (_, Some(Err(message))) => {
+        (Err(Unreadable::ReadAgain), _) | (_, Some(Err(Unreadable::ReadAgain))) => {
+            return Err(ReadAgain);
+        }
+        (Err(Unreadable::Invalid(message)), _) | (_, Some(Err(Unreadable::Invalid(message)))) => {
             // An UPDATE that leaves the spec as it was is never refused, even for an
             // object this webhook cannot read.
-            return if update && same_spec(request) {
+            return Ok(if update && same_spec(request)? {
                 AdmissionResponse::allow(uid)
             } else {
                 bad_request(message)
-            };
+            });
         }
     };
-    match endpoint {
+    Ok(match endpoint {
         Endpoint::Mutate => mutate::mutate(uid, new, old.as_ref(), iam),
         Endpoint::Validate => validate::validate(
             uid,
-            &object_name(request),
+            &object_name(request)?,
             &new,
             old.as_ref(),
             iam,
             &request.namespace,
         ),
-    }
+    })
 }
 
 /// Whether `object` and `oldObject` have the same `spec` (compared as JSON).
-fn same_spec(request: &AdmissionRequest) -> bool {
-    let spec = |raw: Option<&RawValue>| -> Option<Value> {
-        let value: Value = serde_json::from_str(raw?.get()).ok()?;
-        Some(value.get("spec").cloned().unwrap_or(Value::Null))
+fn same_spec(request: &AdmissionRequest<'_>) -> Result<bool, ReadAgain> {
+    let spec = |carried: Option<&Carried<'_>>| -> Result<Option<Value>, ReadAgain> {
+        let raw = match carried {
+            None => return Ok(None),
+            Some(Carried::Raw(raw)) => raw,
+            Some(Carried::Decoded(_)) => return Err(ReadAgain),
+        };
+        Ok(serde_json::from_str::<Value>(raw.get())
+            .ok()
+            .map(|value| value.get("spec").cloned().unwrap_or(Value::Null)))
     };
-    match (
-        spec(request.object.as_deref()),
-        spec(request.old_object.as_deref()),
-    ) {
-        (Some(new), Some(old)) => new == old,
-        _ => false,
-    }
+    Ok(
+        match (
+            spec(request.object.as_ref())?,
+            spec(request.old_object.as_ref())?,
+        ) {
+            (Some(new), Some(old)) => new == old,
+            _ => false,
+        },
+    )
 }

@@ -1,16 +1,17 @@
 //! `/mutate` for TiKV, backup and clean pods: their cluster's IAM identity. Never denies:
 //! pods are never blocked by this webhook.
 
-use super::review::{AdmissionRequest, AdmissionResponse};
+use super::review::{AdmissionRequest, AdmissionResponse, Carried};
 use crate::iam::IamResolver;
 use crate::iam::pod::{self, PodView};
 
-pub(super) fn inject_pod(request: &AdmissionRequest, iam: &IamResolver) -> AdmissionResponse {
+pub(super) fn inject_pod(request: &AdmissionRequest<'_>, iam: &IamResolver) -> AdmissionResponse {
     let uid = request.uid.as_str();
-    let pod: Option<PodView> = request
-        .object
-        .as_deref()
-        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    // A pod review's objects are always kept as text (only Backups' are decoded in place).
+    let pod: Option<PodView> = match &request.object {
+        Some(Carried::Raw(raw)) => serde_json::from_str(raw.get()).ok(),
+        Some(Carried::Decoded(_)) | None => None,
+    };
     let Some(pod) = pod else {
         return AdmissionResponse::allow(uid);
     };

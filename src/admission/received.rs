@@ -16,11 +16,14 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::api::decode::{DecodeError, typed_part};
+use crate::api::plain::decode_plain;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-#[derive(Deserialize)]
-struct Received<'a> {
+/// An object of a review as the decisions read it: the metadata they use, `spec` and
+/// `status` as JSON text (borrowed from the body).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Received<'a> {
     #[serde(default)]
     metadata: Metadata,
     #[serde(borrow, default)]
@@ -29,7 +32,7 @@ struct Received<'a> {
     status: Option<&'a RawValue>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Metadata {
     #[serde(default)]
@@ -95,19 +98,45 @@ impl From<Metadata> for ObjectMeta {
 }
 
 /// An object of a review, as far as the decisions need it.
-pub struct ReceivedObject<Spec, Status> {
+pub struct ReceivedObject<'a, Spec, Status> {
     pub metadata: ObjectMeta,
     pub spec: Spec,
-    /// `spec` as received; `None` when the object has none.
-    pub spec_json: Option<Value>,
+    /// `spec` as received.
+    pub spec_json: SpecJson<'a>,
     pub status: Option<Status>,
     /// Fields under `spec` its type does not know (paths like `spec.storageType`).
     pub unknown_fields: Vec<String>,
 }
 
+/// `spec` as received, as JSON text; parsed only where a patch is placed in it, or to
+/// compare two specs whose texts differ.
+#[derive(Clone, Copy, Debug)]
+pub struct SpecJson<'a>(Option<&'a str>);
+
+impl SpecJson<'_> {
+    /// Whether the object has no spec (or `spec: null`).
+    pub fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The spec as a JSON value; `None` when the object has none (or `spec: null`).
+    pub fn value(&self) -> Option<Value> {
+        self.0.and_then(|text| serde_json::from_str(text).ok())
+    }
+
+    /// Whether two specs are the same JSON (texts that differ may still be the same value).
+    pub fn same_as(&self, other: &SpecJson<'_>) -> bool {
+        match (self.0, other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a == b || self.value() == other.value(),
+            _ => false,
+        }
+    }
+}
+
 /// Decodes an object's JSON text. A spec that does not fit its type is an error with the
 /// field's path; a status that does not is ignored (it never blocks a decision).
-pub fn decode<Spec, Status>(text: &str) -> Result<ReceivedObject<Spec, Status>, DecodeError>
+pub fn decode<Spec, Status>(text: &str) -> Result<ReceivedObject<'_, Spec, Status>, DecodeError>
 where
     Spec: DeserializeOwned + Serialize,
     Status: DeserializeOwned,
@@ -116,26 +145,48 @@ where
         path: String::new(),
         message: e.to_string(),
     })?;
-    let spec_json: Option<Value> = match received.spec {
-        Some(raw) if raw.get() != "null" => {
-            Some(serde_json::from_str(raw.get()).map_err(|e| DecodeError {
-                path: "spec".into(),
-                message: e.to_string(),
-            })?)
+    finish(&received)
+}
+
+/// Decodes the parts of an object read by [`Received`]'s decoder (here or in the review's
+/// own pass) into the typed spec and status. The spec is decoded straight from its text
+/// when nothing in it needs the careful decoder, which reports unknown fields and errors
+/// with their paths.
+pub(crate) fn finish<'a, Spec, Status>(
+    received: &Received<'a>,
+) -> Result<ReceivedObject<'a, Spec, Status>, DecodeError>
+where
+    Spec: DeserializeOwned + Serialize,
+    Status: DeserializeOwned,
+{
+    let spec_text = received
+        .spec
+        .map(RawValue::get)
+        .filter(|text| *text != "null");
+    let (spec, unknown_fields) = match decode_plain::<Spec>(spec_text.unwrap_or("{}")) {
+        Some(spec) => (spec, Vec::new()),
+        None => {
+            let spec_json: Option<Value> = spec_text
+                .map(|text| {
+                    serde_json::from_str(text).map_err(|e| DecodeError {
+                        path: "spec".into(),
+                        message: e.to_string(),
+                    })
+                })
+                .transpose()?;
+            let empty = Value::Object(Default::default());
+            typed_part::<Spec>(spec_json.as_ref().unwrap_or(&empty), "spec")?
         }
-        _ => None,
     };
-    let empty = Value::Object(Default::default());
-    let (spec, unknown_fields) = typed_part::<Spec>(spec_json.as_ref().unwrap_or(&empty), "spec")?;
     let status = received.status.and_then(|raw| {
         serde_json::from_str::<Option<Status>>(raw.get())
             .ok()
             .flatten()
     });
     Ok(ReceivedObject {
-        metadata: received.metadata.into(),
+        metadata: received.metadata.clone().into(),
         spec,
-        spec_json,
+        spec_json: SpecJson(spec_text),
         status,
         unknown_fields,
     })
@@ -191,6 +242,6 @@ mod tests {
         );
         let object =
             decode::<BackupSpec, BackupStatus>(r#"{"status": {"phase": 7}}"#).expect("decodes");
-        assert!(object.status.is_none() && object.spec_json.is_none());
+        assert!(object.status.is_none() && object.spec_json.value().is_none());
     }
 }

@@ -2,15 +2,21 @@
 //!
 //! Own types rather than kube-core's: its `AdmissionResponse` serialises `patch` as a JSON
 //! array of numbers (the API defines a base64 string), it always answers `v1`, and it
-//! decodes the object into a `DynamicObject` where this webhook needs the raw JSON to
-//! decode into its own types and to verify its patch.
+//! decodes the object into a `DynamicObject` where this webhook decodes only the parts its
+//! decisions use, in the same pass as the review.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use super::received::Received;
+use crate::api::{Backup, BackupSchedule};
 
 pub const V1: &str = "admission.k8s.io/v1";
 pub const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -41,10 +47,31 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
-/// The parts of `request` this webhook uses.
+impl GroupVersionKind {
+    /// Whether this is `R`'s group, version and kind.
+    pub fn is<R: kube::Resource<DynamicType = ()>>(&self) -> bool {
+        self.group == R::group(&()) && self.version == R::version(&()) && self.kind == R::kind(&())
+    }
+}
+
+/// The kinds whose objects are decoded in the review's own pass: those the webhook
+/// defaults and validates (pods' objects stay text).
+fn decoded_in_place(gvk: &GroupVersionKind) -> bool {
+    gvk.is::<Backup>() || gvk.is::<BackupSchedule>()
+}
+
+/// An object of a review (`object`, `oldObject`): its JSON text, or, for the kinds this
+/// webhook admits, the parts decisions use, decoded in the same pass as the review.
+#[derive(Debug, Clone)]
+pub(crate) enum Carried<'a> {
+    Raw(&'a RawValue),
+    Decoded(Box<Received<'a>>),
+}
+
+/// The parts of `request` this webhook uses. Objects borrow from the body.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AdmissionRequest {
+pub struct AdmissionRequest<'a> {
     pub uid: String,
     pub kind: GroupVersionKind,
     #[serde(default)]
@@ -55,46 +82,68 @@ pub struct AdmissionRequest {
     pub namespace: String,
     /// CREATE, UPDATE, DELETE or CONNECT.
     pub operation: String,
-    /// Kept as raw JSON: decoded straight into the typed object, or into a `Value` only
-    /// where a patch must be applied (the review's largest parts, parsed once).
-    #[serde(default)]
-    pub object: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub old_object: Option<Box<RawValue>>,
+    #[serde(borrow, default, deserialize_with = "raw_object")]
+    pub(crate) object: Option<Carried<'a>>,
+    #[serde(borrow, default, deserialize_with = "raw_object")]
+    pub(crate) old_object: Option<Carried<'a>>,
     #[serde(default)]
     pub dry_run: Option<bool>,
 }
 
+fn raw_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Carried<'de>>, D::Error> {
+    Ok(Option::<&'de RawValue>::deserialize(d)?.map(Carried::Raw))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReviewIn {
+struct ReviewIn<R> {
     #[serde(default)]
     api_version: String,
     #[serde(default)]
     kind: String,
-    request: Option<AdmissionRequest>,
+    request: Option<R>,
 }
 
 /// A decoded review: its version (answered in kind) and request.
 #[derive(Debug, Clone)]
-pub struct Review {
+pub struct Review<'a> {
     pub api_version: &'static str,
-    pub request: AdmissionRequest,
+    pub request: AdmissionRequest<'a>,
 }
 
-/// Decodes a review body.
-pub fn decode(body: &[u8]) -> Result<Review, ReviewError> {
-    let review: ReviewIn =
+/// Decodes a review body in one pass: the objects of a Backup or BackupSchedule review are
+/// decoded where they stand (the apiserver sends `kind` before them), others are kept as
+/// JSON text. A body this pass cannot read is read by [`decode_as_text`].
+pub fn decode(body: &[u8]) -> Result<Review<'_>, ReviewError> {
+    match serde_json::from_slice::<ReviewIn<InPlace<'_>>>(body) {
+        Ok(review) => check(review.api_version, review.kind, review.request.map(|r| r.0)),
+        Err(_) => decode_as_text(body),
+    }
+}
+
+/// Decodes a review body keeping every object as JSON text, so that whatever is wrong in
+/// an object is reported from its own text (with positions in it), and a malformed review
+/// gets the decoder's message.
+pub fn decode_as_text(body: &[u8]) -> Result<Review<'_>, ReviewError> {
+    let review: ReviewIn<AdmissionRequest<'_>> =
         serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
-    let api_version = match review.api_version.as_str() {
+    check(review.api_version, review.kind, review.request)
+}
+
+fn check(
+    api_version: String,
+    kind: String,
+    request: Option<AdmissionRequest<'_>>,
+) -> Result<Review<'_>, ReviewError> {
+    let api_version = match api_version.as_str() {
         V1 => V1,
         V1BETA1 => V1BETA1,
-        other => return Err(ReviewError::ApiVersion(other.to_owned())),
+        _ => return Err(ReviewError::ApiVersion(api_version)),
     };
-    if review.kind != "AdmissionReview" {
-        return Err(ReviewError::Kind(review.kind));
+    if kind != "AdmissionReview" {
+        return Err(ReviewError::Kind(kind));
     }
-    let request = review.request.ok_or(ReviewError::MissingRequest)?;
+    let request = request.ok_or(ReviewError::MissingRequest)?;
     if request.uid.is_empty() {
         return Err(ReviewError::EmptyUid);
     }
@@ -102,6 +151,89 @@ pub fn decode(body: &[u8]) -> Result<Review, ReviewError> {
         api_version,
         request,
     })
+}
+
+/// `request` read in one pass: the same fields and rules as [`AdmissionRequest`]'s derived
+/// decoder (required fields, `null` handling, duplicate fields are errors), except that
+/// objects following a `kind` this webhook admits are decoded in place. Any error sends
+/// [`decode`] to the derived decoder.
+struct InPlace<'a>(AdmissionRequest<'a>);
+
+impl<'de> Deserialize<'de> for InPlace<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(InPlaceVisitor)
+    }
+}
+
+struct InPlaceVisitor;
+
+impl<'de> Visitor<'de> for InPlaceVisitor {
+    type Value = InPlace<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionReview request")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        fn once<T, E: de::Error>(
+            slot: &mut Option<T>,
+            name: &'static str,
+            value: T,
+        ) -> Result<(), E> {
+            if slot.replace(value).is_some() {
+                return Err(E::duplicate_field(name));
+            }
+            Ok(())
+        }
+        let mut uid = None;
+        let mut kind: Option<GroupVersionKind> = None;
+        let mut sub_resource = None;
+        let mut name = None;
+        let mut namespace = None;
+        let mut operation = None;
+        let mut object = None;
+        let mut old_object = None;
+        let mut dry_run = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "uid" => once(&mut uid, "uid", map.next_value::<String>()?)?,
+                "kind" => once(&mut kind, "kind", map.next_value()?)?,
+                "subResource" => once(&mut sub_resource, "subResource", map.next_value()?)?,
+                "name" => once(&mut name, "name", map.next_value::<String>()?)?,
+                "namespace" => once(&mut namespace, "namespace", map.next_value::<String>()?)?,
+                "operation" => once(&mut operation, "operation", map.next_value::<String>()?)?,
+                "object" | "oldObject" => {
+                    let admitted = kind.as_ref().is_some_and(decoded_in_place);
+                    let value = if admitted {
+                        map.next_value::<Option<Received<'de>>>()?
+                            .map(|r| Carried::Decoded(Box::new(r)))
+                    } else {
+                        map.next_value::<Option<&'de RawValue>>()?.map(Carried::Raw)
+                    };
+                    if key == "object" {
+                        once(&mut object, "object", value)?;
+                    } else {
+                        once(&mut old_object, "oldObject", value)?;
+                    }
+                }
+                "dryRun" => once(&mut dry_run, "dryRun", map.next_value::<Option<bool>>()?)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(InPlace(AdmissionRequest {
+            uid: uid.ok_or_else(|| de::Error::missing_field("uid"))?,
+            kind: kind.ok_or_else(|| de::Error::missing_field("kind"))?,
+            sub_resource: sub_resource.flatten(),
+            name: name.unwrap_or_default(),
+            namespace: namespace.unwrap_or_default(),
+            operation: operation.ok_or_else(|| de::Error::missing_field("operation"))?,
+            object: object.flatten(),
+            old_object: old_object.flatten(),
+            dry_run: dry_run.flatten(),
+        }))
+    }
 }
 
 /// `response` of an AdmissionReview.

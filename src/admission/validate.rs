@@ -17,13 +17,13 @@ use crate::rules::{Finding, Severity};
 pub(super) fn validate<T: Admitted>(
     uid: &str,
     name: &str,
-    new: &Object<T>,
-    old: Option<&Object<T>>,
+    new: &Object<'_, T>,
+    old: Option<&Object<'_, T>>,
     iam: &IamResolver,
     request_namespace: &str,
 ) -> AdmissionResponse {
     let mut findings = match old {
-        Some(old) if old.spec_json == new.spec_json => new
+        Some(old) if old.spec_json.same_as(&new.spec_json) => new
             .object
             .validate()
             .into_iter()

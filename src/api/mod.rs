@@ -5,6 +5,7 @@ mod backup;
 mod compact;
 mod crd;
 pub mod decode;
+pub mod plain;
 mod schedule;
 
 pub use backup::*;

@@ -6,18 +6,29 @@
 //! a request must arrive in full within `request_read_timeout` of its first byte (slow
 //! clients cannot hold connections), and an idle keep-alive connection is closed only
 //! after `idle_timeout`, which is longer than the apiserver's 90 s.
+//!
+//! Keep-alive after an error: an answer given before the request body was read (404,
+//! 405, 413, 415, 503) would otherwise leave hyper to close the connection without
+//! saying so, and the client's next request on it would meet a closed stream. A small
+//! unread rest (up to [`DRAIN_LIMIT`]) is read and dropped, so the connection stays
+//! usable; a larger one gets `Connection: close`, and after the answer the server keeps
+//! reading and discarding for up to [`LINGER_TIMEOUT`], so that a client that sends its
+//! whole body before reading still reads the answer instead of a reset.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -58,6 +69,21 @@ const PLAINTEXT_REPLY: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/
 
 /// TLS record type of a handshake; every TLS connection starts with it.
 const TLS_HANDSHAKE: u8 = 0x16;
+
+/// An unread request body up to this size is read and dropped after an early answer, so
+/// the connection stays usable (Go's net/http does the same up to 256 KiB).
+pub const DRAIN_LIMIT: u64 = 64 << 10;
+
+/// How long reading that rest may take before the connection is closed instead.
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// After answering `Connection: close` over an unread body, how long the rest is read and
+/// discarded (without decrypting it) before the socket is closed: closing a socket with
+/// unread data sends a reset, which can destroy the answer before the client reads it.
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most bytes hyper buffers per connection (its default is ~400 KiB).
+const CONNECTION_READ_BUFFER: usize = 64 << 10;
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then stops accepting,
 /// lets in-flight requests finish (closing idle keep-alive connections) and returns once
@@ -152,38 +178,61 @@ async fn connection(
         activity: activity.clone(),
     });
     let service_activity = activity.clone();
+    let unread = Arc::new(UnreadBody::default());
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let activity = service_activity.clone();
             activity.request_started();
-            let response = app.clone().oneshot(request.map(axum::body::Body::new));
-            async move {
-                let response = response.await;
+            let unread = unread.clone();
+            let request = request.map(|body| {
+                axum::body::Body::new(Watched {
+                    inner: Some(body),
+                    unread: unread.clone(),
+                })
+            });
+            let response = app.clone().oneshot(request);
+            // Boxed so that the connection can be polled without shutting its stream down
+            // (`poll_without_shutdown` needs an `Unpin` future): the lingering close
+            // below needs the stream back.
+            Box::pin(async move {
+                let mut response = response.await;
+                if let Ok(response) = response.as_mut()
+                    && let Some(body) = unread.take()
+                    && !drain(body).await
+                {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    activity.linger.store(true, Ordering::Relaxed);
+                }
                 activity.request_finished();
                 response
-            }
+            })
         });
-    let conn = hyper::server::conn::http1::Builder::new()
+    let mut conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // hyper's read buffer grows to ~400 KiB by default while a body streams in: with
+        // hundreds of connections sending large bodies that, not the bodies, was most of
+        // the peak RSS. Headers of an apiserver request are a few KiB.
+        .max_buf_size(CONNECTION_READ_BUFFER)
         .serve_connection(io, service);
-    tokio::pin!(conn);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut shutting_down = *closing.borrow();
     if shutting_down {
-        conn.as_mut().graceful_shutdown();
+        Pin::new(&mut conn).graceful_shutdown();
     }
     loop {
         tokio::select! {
-            result = conn.as_mut() => {
+            result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
-                return;
+                break;
             }
             changed = closing.changed(), if !shutting_down => {
                 if changed.is_err() || *closing.borrow() {
                     shutting_down = true;
-                    conn.as_mut().graceful_shutdown();
+                    Pin::new(&mut conn).graceful_shutdown();
                 }
             }
             _ = tick.tick() => match activity.verdict(&limits) {
@@ -194,10 +243,112 @@ async fn connection(
                 }
                 Verdict::Idle if !shutting_down => {
                     shutting_down = true;
-                    conn.as_mut().graceful_shutdown();
+                    Pin::new(&mut conn).graceful_shutdown();
                 }
                 Verdict::Idle => {}
             },
+        }
+    }
+    let mut tls = conn.into_parts().io.into_inner().inner;
+    // close_notify, then FIN: the client reads the end of the stream, not a reset.
+    let _ = tokio::time::timeout(limits.handshake_timeout, tls.shutdown()).await;
+    if activity.linger.load(Ordering::Relaxed) {
+        let (mut tcp, _) = tls.into_inner();
+        let _ = tokio::time::timeout(LINGER_TIMEOUT, discard(&mut tcp)).await;
+    }
+}
+
+/// Reads and drops whatever the peer still sends, until it closes its side.
+async fn discard(tcp: &mut TcpStream) {
+    // Small: hundreds of connections may linger at once under a flood of refused bodies,
+    // and the speed of discarding does not matter.
+    let mut buf = vec![0u8; 8 << 10];
+    while let Ok(n) = tcp.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Reads and drops the unread rest of a request body if it is small and arrives soon;
+/// whether it was read to its end (the connection can serve the next request).
+async fn drain(mut body: Incoming) -> bool {
+    if body.size_hint().lower() > DRAIN_LIMIT {
+        return false;
+    }
+    let read = async {
+        let mut read = 0u64;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return false;
+            };
+            read += frame.data_ref().map_or(0, |data| data.len() as u64);
+            if read > DRAIN_LIMIT {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DRAIN_TIMEOUT, read)
+        .await
+        .unwrap_or(false)
+}
+
+/// Where a request body the service dropped unread is left for [`drain`].
+#[derive(Default)]
+struct UnreadBody(Mutex<Option<Incoming>>);
+
+impl UnreadBody {
+    fn put(&self, body: Incoming) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
+    }
+
+    fn take(&self) -> Option<Incoming> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// A request body that, dropped before its end, hands the rest to [`UnreadBody`].
+struct Watched {
+    inner: Option<Incoming>,
+    unread: Arc<UnreadBody>,
+}
+
+impl Body for Watched {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.inner = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(body) = self.inner.take()
+            && !body.is_end_stream()
+        {
+            self.unread.put(body);
         }
     }
 }
@@ -212,6 +363,8 @@ struct Activity {
     state: AtomicU8,
     /// Milliseconds since `epoch` at the last state change.
     since: AtomicU64,
+    /// The connection closes over an unread body: read and discard the rest at the end.
+    linger: AtomicBool,
 }
 
 enum Verdict {
@@ -226,6 +379,7 @@ impl Activity {
             epoch: Instant::now(),
             state: AtomicU8::new(IDLE),
             since: AtomicU64::new(0),
+            linger: AtomicBool::new(false),
         }
     }
 

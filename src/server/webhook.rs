@@ -6,24 +6,34 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 
 use super::metrics::{IamLabels, KindLabel, RequestLabels, WebhookLabel, WebhookMetrics};
 use crate::admission::{Admission, Endpoint, Summary};
 use crate::rules::duration::GoDuration;
 
-/// Largest body accepted: room for `object` and `oldObject` at the apiserver's 3 MiB
-/// object limit each, plus the rest of the review.
-pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// Largest body accepted. The largest review the apiserver sends is an UPDATE: `object`
+/// and `oldObject`, each at most etcd's 1.5 MiB request limit (an object over it cannot be
+/// stored, so refusing its review changes only the error the user sees), plus the review
+/// around them (uid, kinds, userInfo, options), given 512 KiB.
+pub const MAX_BODY_BYTES: usize = (3 << 20) + (512 << 10);
+
+/// What the 413 says about [`MAX_BODY_BYTES`].
+const MAX_BODY_REASON: &str =
+    "3.5 MiB: object and oldObject at etcd's 1.5 MiB limit each, and the review around them";
+
+/// Default of [`Limits::max_in_flight_bytes`]: four reviews of the largest size at once,
+/// or thousands of ordinary ones.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 16 << 20;
 
 /// Limits of the review endpoints.
 #[derive(Clone, Debug)]
@@ -31,6 +41,10 @@ pub struct Limits {
     /// Reviews answered at once; more get 503 at once, so the failurePolicy applies
     /// instead of requests queueing towards the apiserver's timeout.
     pub max_in_flight: usize,
+    /// Body bytes all reviews in flight may hold together; a review that would exceed it
+    /// gets 503. Memory is then bounded by this, not by `max_in_flight` × the body limit.
+    /// Raised to [`MAX_BODY_BYTES`] if lower, so that any acceptable review can be read.
+    pub max_in_flight_bytes: usize,
     /// Budget when the apiserver sends no `?timeout=` (its own default is 10 s).
     pub default_budget: Duration,
 }
@@ -39,6 +53,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_in_flight: 256,
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
             default_budget: Duration::from_secs(10),
         }
     }
@@ -48,6 +63,8 @@ struct WebhookState {
     admission: Admission,
     metrics: WebhookMetrics,
     slots: Semaphore,
+    /// One permit per body byte held by a review in flight.
+    body_bytes: Semaphore,
     default_budget: Duration,
 }
 
@@ -97,6 +114,11 @@ pub fn router(admission: Admission, metrics: WebhookMetrics, limits: &Limits) ->
         admission,
         metrics,
         slots: Semaphore::new(limits.max_in_flight),
+        body_bytes: Semaphore::new(
+            limits
+                .max_in_flight_bytes
+                .clamp(MAX_BODY_BYTES, Semaphore::MAX_PERMITS),
+        ),
         default_budget: limits.default_budget,
     });
     let route = |endpoint: Endpoint| -> MethodRouter<Arc<WebhookState>> {
@@ -218,14 +240,7 @@ async fn answer(
     request: Request,
 ) -> (Response, Option<Summary>) {
     let Ok(_slot) = state.slots.try_acquire() else {
-        let mut response = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many reviews in flight",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return (response, None);
+        return (unavailable("too many reviews in flight"), None);
     };
     let (parts, body) = request.into_parts();
     if !is_json(&parts.headers) {
@@ -237,23 +252,25 @@ async fn answer(
             None,
         );
     }
-    if content_length(&parts.headers).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    let declared = content_length(&parts.headers);
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return (too_large(), None);
     }
     let budget = budget(parts.uri.query(), state.default_budget);
-    let bytes = match tokio::time::timeout(budget, read_body(body)).await {
-        Err(_) => {
-            return (
-                error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("request not received within its {budget:?} budget"),
-                ),
-                None,
-            );
-        }
-        Ok(Err(response)) => return (response, None),
-        Ok(Ok(bytes)) => bytes,
-    };
+    let (bytes, _held) =
+        match tokio::time::timeout(budget, read_body(body, declared, &state.body_bytes)).await {
+            Err(_) => {
+                return (
+                    error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!("request not received within its {budget:?} budget"),
+                    ),
+                    None,
+                );
+            }
+            Ok(Err(response)) => return (response, None),
+            Ok(Ok(read)) => read,
+        };
     match state.admission.handle(endpoint, &bytes) {
         Ok(outcome) => (
             (
@@ -283,27 +300,66 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// 413, closing the connection: the rest of the body is never read.
+/// 413. The connection layer drains or closes over the unread rest (`https`).
 fn too_large() -> Response {
-    let mut response = error(
+    error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("body larger than {MAX_BODY_BYTES} bytes"),
-    );
+        &format!("body larger than {MAX_BODY_BYTES} bytes ({MAX_BODY_REASON})"),
+    )
+}
+
+/// 503 with `Retry-After`: the review may succeed a moment later.
+fn unavailable(message: &str) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
     response
         .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 
-async fn read_body(body: Body) -> Result<Bytes, Response> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            &format!("cannot read the body: {e}"),
-        )),
+/// Reads the body into one buffer, holding a permit of `body_bytes` per byte (bounded by
+/// the declared length up front, or grown as chunks of an undeclared length arrive).
+async fn read_body(
+    body: Body,
+    declared: Option<u64>,
+    body_bytes: &Semaphore,
+) -> Result<(Vec<u8>, SemaphorePermit<'_>), Response> {
+    let busy = || unavailable("too many review bytes in flight");
+    let reserve = |bytes: usize| {
+        u32::try_from(bytes)
+            .ok()
+            .and_then(|n| body_bytes.try_acquire_many(n).ok())
+    };
+    // Declared lengths are at most MAX_BODY_BYTES here.
+    let declared = declared.and_then(|len| usize::try_from(len).ok());
+    let mut held = reserve(declared.unwrap_or(0)).ok_or_else(busy)?;
+    let mut buffer = Vec::with_capacity(declared.unwrap_or(0));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the body: {e}"),
+            )
+        })?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        let needed = buffer.len() + data.len();
+        if needed > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        let permits = held.num_permits();
+        if needed > permits {
+            // Grow by at least 64 KiB so that a chunked body takes few permits at a time.
+            let more = (needed - permits)
+                .max(64 << 10)
+                .min(MAX_BODY_BYTES - permits);
+            held.merge(reserve(more).ok_or_else(busy)?);
+        }
+        buffer.extend_from_slice(data);
     }
+    Ok((buffer, held))
 }
 
 /// The apiserver appends `?timeout=<Go duration>` (its webhook timeout); keep a margin so

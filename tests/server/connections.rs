@@ -210,3 +210,66 @@ async fn client_certificates_are_required_when_a_client_ca_is_set() {
         (200, &Value::Bool(true))
     );
 }
+
+/// The body bytes all reviews in flight may hold: a review over the budget gets 503 with
+/// Retry-After (and its connection stays usable), and is answered once the budget frees.
+#[tokio::test]
+async fn reviews_beyond_the_body_byte_budget_get_503() {
+    use tidb_backup_webhook::server::webhook::MAX_BODY_BYTES;
+    let server = TestServer::start(|c| c.reviews.max_in_flight_bytes = MAX_BODY_BYTES).await;
+    // Declares the largest body: the whole budget is held while it arrives.
+    let mut holder = tls_connect(&server).await;
+    let head = format!(
+        "POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {MAX_BODY_BYTES}\r\n\r\n{{"
+    );
+    holder.write_all(head.as_bytes()).await.expect("head");
+    holder.flush().await.expect("flush");
+    let mut stream = tls_connect(&server).await;
+    let mut refused = None;
+    for _ in 0..50 {
+        stream
+            .write_all(&keep_alive_request())
+            .await
+            .expect("request");
+        let answer = read_one(&mut stream).await.expect("an answer");
+        if answer.0 == 503 {
+            refused = Some(answer.1);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let body: Value =
+        serde_json::from_slice(&refused.expect("a 503 while the budget is held")).expect("json");
+    assert_eq!(body["error"], "too many review bytes in flight");
+    assert_eq!(body["code"], 503);
+    drop(holder);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Same connection: the refused review's body was drained.
+    stream
+        .write_all(&keep_alive_request())
+        .await
+        .expect("request");
+    assert_eq!(read_one(&mut stream).await.map(|r| r.0), Some(200));
+}
+
+/// A review just under the body limit (a 3.4 MiB managedFields entry) is read and answered.
+#[tokio::test]
+async fn a_review_just_under_the_body_limit_is_answered() {
+    use tidb_backup_webhook::server::webhook::MAX_BODY_BYTES;
+    let server = TestServer::start(|_| {}).await;
+    let mut review: Value = serde_json::from_str(CREATE_REVIEW).expect("fixture");
+    let manager = &mut review["request"]["object"]["metadata"]["managedFields"][0]["manager"];
+    *manager = Value::String(String::new());
+    let rest = serde_json::to_vec(&review).expect("json").len();
+    review["request"]["object"]["metadata"]["managedFields"][0]["manager"] =
+        Value::String("m".repeat(MAX_BODY_BYTES - rest - 100));
+    let body = serde_json::to_vec(&review).expect("json");
+    assert_eq!(body.len(), MAX_BODY_BYTES - 100);
+    let (status, answer) = post(&server.client(), &server.url("/validate"), body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    assert_eq!(
+        answer["response"]["uid"],
+        "705ab4f5-6393-11e8-b7cc-42010a800002"
+    );
+}

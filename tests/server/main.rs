@@ -5,6 +5,7 @@
 mod admin;
 mod connections;
 mod iam;
+mod keepalive;
 mod malformed;
 mod reviews;
 mod rotation;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tidb_backup_webhook::server::webhook::MAX_BODY_BYTES;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -167,10 +168,10 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ),
         ("HTTP/2 prior knowledge", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), Expect::Closed),
         (
-            "declared body over 8 MiB",
+            "declared body over the limit",
             format!(
                 "POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
-                (8 << 20) + 1
+                MAX_BODY_BYTES + 1
             )
             .into_bytes(),
             Expect::Http(413),
@@ -227,8 +228,8 @@ async fn malformed_requests_get_their_stated_answer_and_the_server_keeps_serving
     assert!(count >= 50, "only {count} malformed cases");
 }
 
-/// 8 MiB + 1 byte actually sent, chunked (no Content-Length): 413 once the limit is
-/// crossed, without reading the rest.
+/// The limit + 1 byte actually sent, chunked (no Content-Length): 413 with the JSON error
+/// once the limit is crossed.
 #[tokio::test]
 async fn oversized_chunked_body_is_refused() {
     let server = TestServer::start(|_| {}).await;
@@ -239,9 +240,9 @@ async fn oversized_chunked_body_is_refused() {
         .expect("head");
     let chunk = vec![b' '; 1 << 20];
     let mut sent = 0usize;
-    // Send 8 MiB + 1 in 1 MiB chunks, then stop without the final chunk.
-    while sent <= 8 << 20 {
-        let size = chunk.len().min((8 << 20) + 1 - sent).max(1);
+    // Send the limit + 1 in 1 MiB chunks, then stop without the final chunk.
+    while sent <= MAX_BODY_BYTES {
+        let size = chunk.len().min(MAX_BODY_BYTES + 1 - sent).max(1);
         let frame = [format!("{size:x}\r\n").as_bytes(), &chunk[..size], b"\r\n"].concat();
         if stream.write_all(&frame).await.is_err() {
             break;
@@ -249,7 +250,15 @@ async fn oversized_chunked_body_is_refused() {
         sent += size;
     }
     let raw = read_response(&mut stream, Duration::from_secs(10)).await;
-    assert!(matches!(raw, Raw::Http(413, _)), "{raw:?}");
+    let Raw::Http(413, body) = raw else {
+        panic!("expected a 413, got {raw:?}");
+    };
+    assert_eq!(
+        json_error(&body).as_deref(),
+        Some(
+            "body larger than 3670016 bytes (3.5 MiB: object and oldObject at etcd's 1.5 MiB limit each, and the review around them)"
+        )
+    );
 }
 
 #[tokio::test]
