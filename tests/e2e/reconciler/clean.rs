@@ -15,8 +15,8 @@ use super::mariadb::MariaDb;
 use super::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use super::{
     CLEAN_FINALIZER, GC_FINALIZER, PATIENCE, apply, backup, backup_rbac, block_on, condition,
-    event_notes, event_reasons, from_mariadb, names, tidb_cluster, tidb_secret, wait_for_backup,
-    wait_for_phase,
+    demo1_on_mariadb, event_notes, event_reasons, from_mariadb, names, tidb_cluster, tidb_secret,
+    wait_for_backup, wait_for_phase,
 };
 use crate::harness::audit;
 use crate::harness::kubelet::{self, PodRun};
@@ -176,9 +176,7 @@ pub fn only_delete_and_on_failure_backups_get_the_finalizer(env: &Env) {
 pub fn a_deleted_backup_is_cleaned_after_its_job_and_goes(env: &Env) {
     let namespace = env.namespace("rec-clean-delete");
     let ns = namespace.name.as_str();
-    let db = block_on(MariaDb::start("10m0s"));
-    tidb_cluster(env, &namespace, "demo1", json!({"version": "v8.5.0"}));
-    tidb_secret(&namespace);
+    let db = demo1_on_mariadb(env, &namespace, "10m0s");
     let s3 = env.block_on(S3Server::start());
     s3_secret(&namespace, SECRET_KEY);
     namespace
@@ -603,9 +601,7 @@ pub fn a_refused_clean_keeps_the_data_until_the_policy_is_retain(env: &Env) {
 pub fn finalizers_of_backups_that_never_ran_let_go(env: &Env) {
     let namespace = env.namespace("rec-clean-never-ran");
     let ns = namespace.name.as_str();
-    let db = block_on(MariaDb::start("10m0s"));
-    tidb_cluster(env, &namespace, "demo1", json!({"version": "v8.5.0"}));
-    tidb_secret(&namespace);
+    let db = demo1_on_mariadb(env, &namespace, "10m0s");
     let s3 = env.block_on(S3Server::start());
     s3_secret(&namespace, SECRET_KEY);
     let mut never_cleaned = s3_backup("no-job", &s3, "no-job", "Delete");

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::mariadb::MariaDb;
 use super::{
     BR_FAILURE, GC_FINALIZER, PATIENCE, apply, backup, backup_rbac, block_on, condition,
-    event_notes, event_reasons, events_about, from_mariadb, names, simple_backup, tidb_cluster,
-    tidb_secret, wait_for_backup, wait_for_phase,
+    demo1_on_mariadb, event_notes, event_reasons, events_about, from_mariadb, names, simple_backup,
+    tidb_cluster, tidb_secret, wait_for_backup, wait_for_phase,
 };
 use crate::harness::Env;
 use crate::harness::audit;
@@ -167,9 +167,7 @@ pub fn last_status_written(env: &Env, namespace: &str, name: &str) -> Value {
 pub fn overlapping_backups_restore_the_original_after_the_last(env: &Env) {
     let namespace = env.namespace("rec-gc-overlap");
     let ns = namespace.name.as_str();
-    let db = block_on(MariaDb::start("10m0s"));
-    tidb_cluster(env, &namespace, "demo1", json!({"version": "v8.5.0"}));
-    tidb_secret(&namespace);
+    let db = demo1_on_mariadb(env, &namespace, "10m0s");
     backup_rbac(&namespace);
     let reconciler = Reconcilers::start(env, &namespace, &[]);
     let mut first = simple_backup("first");
@@ -433,9 +431,7 @@ pub fn spec_from_uses_client_tls_when_the_cluster_enables_it(env: &Env) {
 pub fn deleted_holders_hand_off_then_restore(env: &Env) {
     let namespace = env.namespace("rec-gc-delete");
     let ns = namespace.name.as_str();
-    let db = block_on(MariaDb::start("10m0s"));
-    tidb_cluster(env, &namespace, "demo1", json!({"version": "v8.5.0"}));
-    tidb_secret(&namespace);
+    let db = demo1_on_mariadb(env, &namespace, "10m0s");
     let reconciler = Reconcilers::start(env, &namespace, &[]);
     let mut first = simple_backup("first");
     first["spec"]["from"] = from_mariadb(db.port);
@@ -560,9 +556,7 @@ pub fn deleted_holders_hand_off_then_restore(env: &Env) {
 pub fn a_backup_that_raised_nothing_gets_no_finalizer(env: &Env) {
     let namespace = env.namespace("rec-gc-unchanged");
     let ns = namespace.name.as_str();
-    let db = block_on(MariaDb::start("100h"));
-    tidb_cluster(env, &namespace, "demo1", json!({"version": "v8.5.0"}));
-    tidb_secret(&namespace);
+    let db = demo1_on_mariadb(env, &namespace, "100h");
     let reconciler = Reconcilers::start(env, &namespace, &[]);
     let mut manifest = simple_backup("b1");
     manifest["spec"]["from"] = from_mariadb(db.port);

@@ -214,6 +214,19 @@ pub fn tidb_cluster(env: &Env, namespace: &Namespace<'_>, name: &str, spec: Valu
         .ok();
 }
 
+/// TidbCluster `demo1` (v8.5.0) with its password Secret, and the MariaDB that plays its
+/// TiDB, started with `tidb_gc_life_time` = `gc_life_time`.
+pub fn demo1_on_mariadb(
+    env: &Env,
+    namespace: &Namespace<'_>,
+    gc_life_time: &str,
+) -> mariadb::MariaDb {
+    let db = block_on(mariadb::MariaDb::start(gc_life_time));
+    tidb_cluster(env, namespace, "demo1", json!({"version": "v8.5.0"}));
+    tidb_secret(namespace);
+    db
+}
+
 /// The TiDB password Secret the guide's Backups name (`backup-demo1-tidb-secret`),
 /// with MariaDB's backup account's password.
 pub fn tidb_secret(namespace: &Namespace<'_>) {
