@@ -27,6 +27,8 @@ pub(super) trait Admitted:
     type Status: DeserializeOwned;
     fn assemble(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self;
     fn spec(&self) -> &Self::Spec;
+    /// The object without its status (what a CREATE stores).
+    fn without_status(self) -> Self;
     /// The Backup spec (a schedule's template) whose identity fields IAM reads.
     fn backup_spec(&self) -> &BackupSpec;
     fn backup_spec_mut(&mut self) -> &mut BackupSpec;
@@ -60,6 +62,12 @@ impl Admitted for Backup {
     }
     fn spec(&self) -> &BackupSpec {
         &self.spec
+    }
+    fn without_status(self) -> Self {
+        Backup {
+            status: None,
+            ..self
+        }
     }
     fn backup_spec(&self) -> &BackupSpec {
         &self.spec
@@ -105,6 +113,12 @@ impl Admitted for BackupSchedule {
     }
     fn spec(&self) -> &BackupScheduleSpec {
         &self.spec
+    }
+    fn without_status(self) -> Self {
+        BackupSchedule {
+            status: None,
+            ..self
+        }
     }
     fn backup_spec(&self) -> &BackupSpec {
         &self.spec.backup_template

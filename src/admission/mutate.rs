@@ -6,18 +6,27 @@
 //! send) passes untouched. Defaulting never answers 500 for the user's object: an operation
 //! that cannot be placed in the object as received is left out (validation reports what is
 //! missing), and a patch that fails its own check is not sent at all.
+//!
+//! Two ways to the same patch. The general one serialises the received and the defaulted
+//! spec, diffs them and places each operation in the received spec. A Backup defaulted
+//! without IAM injection (nearly every CREATE) takes the short one: the operations are
+//! written straight from the fields the defaults filled, about a quarter of the work; a
+//! property test holds both to the same answers.
 
 use std::collections::BTreeMap;
 
-use json_patch::{Patch, PatchOperation};
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, Patch, PatchOperation, ReplaceOperation};
 use serde_json::Value;
 
 use super::AUDIT_DEFAULTED_FIELDS;
 use super::admitted::{Admitted, Object};
+use super::received::SpecJson;
 use super::review::AdmissionResponse;
 use crate::api::decode::typed_fast;
 use crate::iam::{self, IamResolver};
 use crate::rules::Finding;
+use crate::rules::defaults::filled_field_json;
 use crate::rules::vocab::IAM_ROLE_ANNOTATION;
 
 pub(super) fn mutate<T: Admitted>(
@@ -48,11 +57,61 @@ pub(super) fn mutate<T: Admitted>(
         injection.apply_to_meta(defaulted.meta_mut());
         injection.apply_to_spec(defaulted.backup_spec_mut());
     }
-    let mut filled = defaulted.apply_defaults();
+    let filled = defaulted.apply_defaults();
     if injection.is_none() && filled.is_empty() {
         return allow();
     }
+    // The injection's annotation and spec changes are not among the filled fields.
+    let ops = match injection {
+        None => fill_ops(&object, &defaulted, &filled),
+        Some(_) => None,
+    };
+    match ops {
+        Some(ops) => patch_of_fills(uid, &object, defaulted, ops, filled),
+        None => patch_by_diff(
+            uid,
+            &object,
+            &defaulted,
+            received.spec_json,
+            injection,
+            filled,
+        ),
+    }
+}
 
+/// The answer from the operations [`fill_ops`] wrote.
+fn patch_of_fills<T: Admitted>(
+    uid: &str,
+    object: &T,
+    defaulted: T,
+    ops: Vec<PatchOperation>,
+    filled: Vec<String>,
+) -> AdmissionResponse {
+    if ops.is_empty() {
+        return AdmissionResponse::allow(uid);
+    }
+    // Without IAM injection the defaulted object differs from the received one only in
+    // the filled fields: it is what the patch makes of the object.
+    if let Err(reason) = adds_no_error(object, &defaulted.without_status()) {
+        // A fault of this webhook, not of the object: log it, admit the object as it is.
+        tracing::error!(uid, %reason, "defaulting patch failed its check; answered without it");
+        return not_applied(uid, &reason);
+    }
+    patched(uid, ops, None, filled)
+}
+
+/// The answer from the general way: both specs serialised and diffed, the IAM
+/// annotation's operations added, each operation placed in the object as received (those
+/// without a place left out), and the patch checked against the defaulted object.
+fn patch_by_diff<T: Admitted>(
+    uid: &str,
+    object: &T,
+    defaulted: &T,
+    spec_json: SpecJson<'_>,
+    injection: Option<iam::backup::BackupInjection>,
+    mut filled: Vec<String>,
+) -> AdmissionResponse {
+    let allow = || AdmissionResponse::allow(uid);
     let diff = match (
         serde_json::to_value(object.spec()),
         serde_json::to_value(defaulted.spec()),
@@ -69,7 +128,7 @@ pub(super) fn mutate<T: Admitted>(
     ops.extend(diff.into_iter().map(under_spec));
 
     // The parts of the object as received that the patch touches.
-    let Some(spec_json) = received.spec_json.value() else {
+    let Some(spec_json) = spec_json.value() else {
         return allow();
     };
     let mut target = serde_json::json!({ "metadata": {}, "spec": spec_json });
@@ -88,13 +147,22 @@ pub(super) fn mutate<T: Admitted>(
     if placed.is_empty() {
         return allow();
     }
-    if let Err(reason) = check_patch::<T>(&object, &defaulted, &target, skipped.is_empty()) {
+    if let Err(reason) = check_patch::<T>(object, defaulted, &target, skipped.is_empty()) {
         // A fault of this webhook, not of the object: log it, admit the object as it is.
         tracing::error!(uid, %reason, "defaulting patch failed its check; answered without it");
         return not_applied(uid, &reason);
     }
+    patched(uid, placed, injection, filled)
+}
 
-    let mut response = match allow().with_patch(&Patch(placed)) {
+/// Allowed with the patch, its audit annotations and the injection's warnings.
+fn patched(
+    uid: &str,
+    ops: Vec<PatchOperation>,
+    injection: Option<iam::backup::BackupInjection>,
+    filled: Vec<String>,
+) -> AdmissionResponse {
+    let mut response = match AdmissionResponse::allow(uid).with_patch(&Patch(ops)) {
         Ok(response) => response,
         Err(e) => return not_applied(uid, &format!("cannot encode the patch: {e}")),
     };
@@ -145,14 +213,14 @@ fn under_spec(op: PatchOperation) -> PatchOperation {
     }
 }
 
-fn path_of(op: &PatchOperation) -> String {
+fn path_of(op: &PatchOperation) -> &str {
     match op {
-        PatchOperation::Add(add) => add.path.to_string(),
-        PatchOperation::Replace(replace) => replace.path.to_string(),
-        PatchOperation::Remove(remove) => remove.path.to_string(),
-        PatchOperation::Move(mv) => mv.path.to_string(),
-        PatchOperation::Copy(copy) => copy.path.to_string(),
-        PatchOperation::Test(test) => test.path.to_string(),
+        PatchOperation::Add(add) => add.path.as_str(),
+        PatchOperation::Replace(replace) => replace.path.as_str(),
+        PatchOperation::Remove(remove) => remove.path.as_str(),
+        PatchOperation::Move(mv) => mv.path.as_str(),
+        PatchOperation::Copy(copy) => copy.path.as_str(),
+        PatchOperation::Test(test) => test.path.as_str(),
     }
 }
 
@@ -171,7 +239,7 @@ fn place(ops: Vec<PatchOperation>, target: &mut Value) -> (Vec<PatchOperation>, 
         let single = Patch(vec![op]);
         match json_patch::patch(target, &single) {
             Ok(()) => placed.extend(single.0),
-            Err(_) => skipped.extend(single.0.iter().map(path_of)),
+            Err(_) => skipped.extend(single.0.iter().map(|op| path_of(op).to_owned())),
         }
     }
     (placed, skipped)
@@ -200,9 +268,55 @@ fn check_patch<T: Admitted>(
     if annotation != expected {
         return Err("the patch does not reproduce the role annotation".into());
     }
-    let mut result = object.clone();
-    result.meta_mut().annotations = defaulted.meta().annotations.clone();
-    let result = T::assemble(result.meta().clone(), spec, None);
+    let mut meta = object.meta().clone();
+    meta.annotations = defaulted.meta().annotations.clone();
+    adds_no_error(object, &T::assemble(meta, spec, None))
+}
+
+/// The patch the defaults of a Backup's spec take, written from the fields they filled,
+/// without serialising and diffing the specs: the same operations, in the same order, as
+/// `json_patch::diff` of the two serialised specs, every one of them placeable in the
+/// object as received (the parent of each filled field is an optional object, present in
+/// the object as received because it is present in the decoded spec). `None` (the general
+/// way then) for a schedule, whose template may be absent from the object as received,
+/// or for a field it does not know.
+fn fill_ops<T: Admitted>(
+    object: &T,
+    defaulted: &T,
+    filled: &[String],
+) -> Option<Vec<PatchOperation>> {
+    if T::BACKUP_SPEC_PATH != "spec" {
+        return None;
+    }
+    let (before, after) = (object.backup_spec(), defaulted.backup_spec());
+    let mut ops = Vec::with_capacity(filled.len());
+    for path in filled {
+        let field = path.strip_prefix("spec.")?;
+        let value = filled_field_json(after, field)??;
+        // Field names are plain identifiers: nothing to escape.
+        let pointer = PointerBuf::parse(format!("/spec/{}", field.replace('.', "/"))).ok()?;
+        let op = match filled_field_json(before, field)? {
+            None => PatchOperation::Add(AddOperation {
+                path: pointer,
+                value,
+            }),
+            Some(old) if old == value => continue,
+            Some(_) => PatchOperation::Replace(ReplaceOperation {
+                path: pointer,
+                value,
+            }),
+        };
+        ops.push(op);
+    }
+    // `diff` walks object keys in order, depth first: with keys of letters and digits,
+    // which sort after `/`, that is the order of the pointers as text.
+    ops.sort_by(|a, b| path_of(a).cmp(path_of(b)));
+    Some(ops)
+}
+
+/// Defaulting may not make a valid field invalid: every error `result` has, the object
+/// as received had too.
+fn adds_no_error<T: Admitted>(object: &T, result: &T) -> Result<(), String> {
     let errors_after: Vec<Finding> = result
         .validate()
         .into_iter()
@@ -220,5 +334,144 @@ fn check_patch<T: Admitted>(
     {
         Some(broken) => Err(format!("defaulting would make a field invalid: {broken}")),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::value::RawValue;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::admission::admitted::decode_object;
+    use crate::admission::review::Carried;
+    use crate::api::Backup;
+
+    const CREATE_REVIEW: &str = include_str!("../../manifests/examples/review-backup-create.json");
+
+    /// Both ways of answering one Backup object, when the operations can be written from
+    /// the filled fields.
+    fn both_ways(object: &Value) -> Option<(AdmissionResponse, AdmissionResponse)> {
+        let raw = RawValue::from_string(object.to_string()).ok()?;
+        let received = decode_object::<Backup>(Some(&Carried::Raw(&raw)), "object").ok()?;
+        let mut defaulted = received.object.clone();
+        let filled = defaulted.apply_defaults();
+        let ops = fill_ops(&received.object, &defaulted, &filled)?;
+        let general = patch_by_diff(
+            "u",
+            &received.object,
+            &defaulted,
+            received.spec_json,
+            None,
+            filled.clone(),
+        );
+        let direct = patch_of_fills("u", &received.object, defaulted, ops, filled);
+        Some((direct, general))
+    }
+
+    fn guide_object() -> Value {
+        let review: Value = serde_json::from_str(CREATE_REVIEW).expect("review JSON");
+        review["request"]["object"].clone()
+    }
+
+    #[test]
+    fn the_guides_backup_gets_the_same_patch_either_way() {
+        let (direct, general) = both_ways(&guide_object()).expect("written from the fills");
+        assert!(direct.patch.is_some());
+        assert_eq!(direct, general);
+    }
+
+    #[test]
+    fn schedules_take_the_general_way() {
+        let schedule =
+            crate::api::BackupSchedule::assemble(Default::default(), Default::default(), None);
+        let mut defaulted = schedule.clone();
+        let filled = defaulted.apply_defaults();
+        assert!(!filled.is_empty());
+        assert!(fill_ops(&schedule, &defaulted, &filled).is_none());
+    }
+
+    /// Fields the defaults read or fill, and values that exercise them: absent parents,
+    /// explicit empty and null values, other modes and providers.
+    const PATHS: &[&str] = &[
+        "backupMode",
+        "backupType",
+        "tikvGCLifeTime",
+        "cleanPolicy",
+        "serviceAccount",
+        "calcSizeLevel",
+        "s3",
+        "s3/provider",
+        "s3/acl",
+        "s3/storageClass",
+        "s3/secretName",
+        "from",
+        "from/port",
+        "from/user",
+        "br",
+        "br/clusterNamespace",
+        "br/sendCredToTikv",
+        "backoffRetryPolicy",
+        "backoffRetryPolicy/maxRetryTimes",
+        "cleanOption",
+        "cleanOption/snapshotsDeleteRatio",
+        "gcs",
+        "storageClassName",
+    ];
+
+    fn values() -> Vec<Value> {
+        vec![
+            Value::Null,
+            json!(""),
+            json!({}),
+            json!("aws"),
+            json!("ceph"),
+            json!("snapshot"),
+            json!("volume-snapshot"),
+            json!("log"),
+            json!("72h"),
+            json!(4000),
+            json!(0.5),
+            json!(false),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Writing the operations from the filled fields answers exactly as serialising
+        /// and diffing the specs does: the same operations in the same order, the same
+        /// audit annotation and check.
+        #[test]
+        fn writing_from_the_fills_answers_as_the_diff_does(
+            edits in proptest::collection::vec(
+                (proptest::sample::select(PATHS), proptest::sample::select(values())),
+                0..6,
+            ),
+            iam_role in any::<bool>(),
+        ) {
+            let mut object = guide_object();
+            if iam_role {
+                object["metadata"]["annotations"] = json!({"iam.amazonaws.com/role": "arn:aws:iam::1:role/r"});
+            }
+            for (path, value) in edits {
+                let mut node = &mut object["spec"];
+                let mut keys = path.split('/').peekable();
+                while let Some(key) = keys.next() {
+                    if keys.peek().is_none() {
+                        node[key] = value.clone();
+                        break;
+                    }
+                    if !node[key].is_object() {
+                        node[key] = json!({});
+                    }
+                    node = &mut node[key];
+                }
+            }
+            if let Some((direct, general)) = both_ways(&object) {
+                prop_assert_eq!(direct, general);
+            }
+        }
     }
 }

@@ -283,7 +283,9 @@ impl AdmissionResponse {
     /// Attaches a JSON Patch (empty patches are not sent).
     pub fn with_patch(mut self, patch: &json_patch::Patch) -> Result<Self, serde_json::Error> {
         if !patch.0.is_empty() {
-            let json = serde_json::to_vec(patch)?;
+            // About 64 bytes an operation: one allocation for a typical patch.
+            let mut json = Vec::with_capacity(64 * patch.0.len());
+            serde_json::to_writer(&mut json, patch)?;
             self.patch = Some(base64::engine::general_purpose::STANDARD.encode(json));
             self.patch_type = Some("JSONPatch");
         }

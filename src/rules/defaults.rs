@@ -251,3 +251,41 @@ fn default_compact(compact: &mut CompactSpec, prefix: &str, filled: &mut Vec<Str
         filled.push(format!("{prefix}.maxRetryTimes"));
     }
 }
+
+/// How a field [`default_spec`] fills (named as in its report, relative to the spec:
+/// `s3.acl`) appears in the spec's JSON: `Some(None)` when it is left out (an empty
+/// string or an unset option, which the types skip), `Some(Some(value))` otherwise; `None`
+/// for a field not filled here, or whose parent object is missing. Lets `/mutate` write a default's patch operation without
+/// serialising and diffing whole specs; a test holds it to the serialisation.
+pub fn filled_field_json(spec: &BackupSpec, field: &str) -> Option<Option<serde_json::Value>> {
+    use serde_json::Value;
+    let text = |s: &str| (!s.is_empty()).then(|| Value::from(s));
+    let from = spec.from.as_ref();
+    let s3 = spec.s3.as_ref();
+    let br = spec.br.as_ref();
+    let policy = spec.backoff_retry_policy.as_ref();
+    let clean = spec.clean_option.as_ref();
+    Some(match field {
+        "backupMode" => text(&spec.backup_mode),
+        "backupType" => text(&spec.backup_type),
+        "cleanPolicy" => text(&spec.clean_policy),
+        "serviceAccount" => text(&spec.service_account),
+        "tikvGCLifeTime" => spec.tikv_gc_life_time.as_deref().map(Value::from),
+        "calcSizeLevel" => text(&spec.calc_size_level),
+        "volumeBackupInitJobMaxActiveSeconds" => spec
+            .volume_backup_init_job_max_active_seconds
+            .map(Value::from),
+        "from.port" => from?.port.map(Value::from),
+        "from.user" => text(&from?.user),
+        "s3.acl" => text(&s3?.acl),
+        "s3.storageClass" => text(&s3?.storage_class),
+        "br.clusterNamespace" => text(&br?.cluster_namespace),
+        "br.sendCredToTikv" => br?.send_cred_to_tikv.map(Value::from),
+        "backoffRetryPolicy.minRetryDuration" => text(&policy?.min_retry_duration),
+        "backoffRetryPolicy.maxRetryTimes" => policy?.max_retry_times.map(Value::from),
+        "backoffRetryPolicy.retryTimeout" => text(&policy?.retry_timeout),
+        "cleanOption.retryCount" => clean?.retry_count.map(Value::from),
+        "cleanOption.snapshotsDeleteRatio" => clean?.snapshots_delete_ratio.map(Value::from),
+        _ => return None,
+    })
+}

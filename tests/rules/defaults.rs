@@ -174,3 +174,82 @@ fn defaulting_twice_changes_nothing_on_the_examples() {
         assert_eq!(b, once);
     }
 }
+
+/// `filled_field_json`, which `/mutate` writes its operations from, says of every field
+/// the defaults fill what serialising the spec says, before (left out or present) and
+/// after; all the fields it knows are filled here, explicit empty values included.
+#[test]
+fn filled_field_json_agrees_with_the_serialised_spec() {
+    use tidb_backup_webhook::rules::defaults::filled_field_json;
+    let cases = [
+        r#"{"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+            "metadata": {"name": "b", "namespace": "test1",
+                "annotations": {"iam.amazonaws.com/role": "arn:aws:iam::1:role/r"}},
+            "spec": {"br": {"cluster": "demo1"}, "from": {"host": "db"},
+                "tikvGCLifeTime": "", "s3": {"provider": "aws", "acl": ""},
+                "backoffRetryPolicy": {}, "cleanOption": {}}}"#,
+        r#"{"apiVersion": "pingcap.com/v1alpha1", "kind": "Backup",
+            "metadata": {"name": "b", "namespace": "test1"},
+            "spec": {"backupMode": "volume-snapshot", "br": {"cluster": "demo1"},
+                "s3": {"provider": "aws"}, "cleanPolicy": ""}}"#,
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for case in cases {
+        let before: Backup = serde_json::from_str(case).expect("Backup");
+        let mut after = before.clone();
+        let filled = default_backup(&mut after);
+        let (before_json, after_json) = (
+            serde_json::to_value(&before.spec).expect("serialises"),
+            serde_json::to_value(&after.spec).expect("serialises"),
+        );
+        for path in filled {
+            let field = path.strip_prefix("spec.").expect("under spec");
+            let pointer = format!("/{}", field.replace('.', "/"));
+            assert_eq!(
+                filled_field_json(&after.spec, field),
+                Some(after_json.pointer(&pointer).cloned()),
+                "{path} after defaulting"
+            );
+            assert!(after_json.pointer(&pointer).is_some(), "{path} is written");
+            assert_eq!(
+                filled_field_json(&before.spec, field),
+                Some(before_json.pointer(&pointer).cloned()),
+                "{path} as received"
+            );
+            seen.insert(field.to_owned());
+        }
+    }
+    // The `tikvGCLifeTime: ""` above is present before (its operation is a replace).
+    assert_eq!(
+        filled_field_json(
+            &serde_json::from_str::<Backup>(cases[0])
+                .expect("Backup")
+                .spec,
+            "tikvGCLifeTime"
+        ),
+        Some(Some(serde_json::json!("")))
+    );
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "backoffRetryPolicy.maxRetryTimes",
+            "backoffRetryPolicy.minRetryDuration",
+            "backoffRetryPolicy.retryTimeout",
+            "backupMode",
+            "backupType",
+            "br.clusterNamespace",
+            "br.sendCredToTikv",
+            "calcSizeLevel",
+            "cleanOption.retryCount",
+            "cleanOption.snapshotsDeleteRatio",
+            "cleanPolicy",
+            "from.port",
+            "from.user",
+            "s3.acl",
+            "s3.storageClass",
+            "serviceAccount",
+            "tikvGCLifeTime",
+            "volumeBackupInitJobMaxActiveSeconds",
+        ]
+    );
+}
