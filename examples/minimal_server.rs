@@ -1,18 +1,21 @@
 //! The floors `make bench` measures the webhook against: hyper + rustls with the
 //! webhook's TLS settings (ring provider, TLS 1.3 and 1.2, ALPN `http/1.1`), keep-alive,
-//! and its allocator (mimalloc), in one of two modes:
+//! and its allocator (mimalloc), in one of three modes:
 //!
 //! - `fixed`: reads the body and answers one fixed AdmissionReview (what TLS and HTTP
 //!   alone cost on this machine);
 //! - `parse`: reads the body, parses it into a `serde_json::Value` and answers `allowed`
-//!   for its `request.uid` (the least a webhook must do with a review: the floor).
+//!   for its `request.uid` (the least a webhook must do with a review: the floor);
+//! - `mutate-handler`: answers with the webhook's own `/mutate` decision code
+//!   (`Admission::handle`) and none of its HTTP layer, which tells the cost of the one
+//!   from the cost of the other.
 //!
-//! Usage: minimal_server fixed|parse LISTEN_ADDR CERT_PEM KEY_PEM
+//! Usage: minimal_server fixed|parse|mutate-handler LISTEN_ADDR CERT_PEM KEY_PEM
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // example code: a panic is the failure report
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -21,6 +24,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+use tidb_backup_webhook::admission::{Admission, Endpoint};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -31,11 +36,19 @@ const FIXED_ANSWER: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"Admiss
 enum Mode {
     Fixed,
     Parse,
+    MutateHandler,
 }
+
+/// The webhook's own decision code, for `mutate-handler`.
+static ADMISSION: LazyLock<Admission> = LazyLock::new(Admission::new);
 
 fn answer(mode: Mode, body: &[u8]) -> Result<Bytes, String> {
     match mode {
         Mode::Fixed => Ok(Bytes::from_static(FIXED_ANSWER.as_bytes())),
+        Mode::MutateHandler => ADMISSION
+            .handle(Endpoint::Mutate, body)
+            .map(|outcome| outcome.body.into())
+            .map_err(|e| e.to_string()),
         Mode::Parse => {
             let review: serde_json::Value =
                 serde_json::from_slice(body).map_err(|e| e.to_string())?;
@@ -56,12 +69,17 @@ fn answer(mode: Mode, body: &[u8]) -> Result<Bytes, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, mode, listen, cert, key] = args.as_slice() else {
-        return Err("usage: minimal_server fixed|parse LISTEN_ADDR CERT_PEM KEY_PEM".into());
+        return Err(
+            "usage: minimal_server fixed|parse|mutate-handler LISTEN_ADDR CERT_PEM KEY_PEM".into(),
+        );
     };
     let mode = match mode.as_str() {
         "fixed" => Mode::Fixed,
         "parse" => Mode::Parse,
-        other => return Err(format!("unknown mode {other:?}: fixed or parse").into()),
+        "mutate-handler" => Mode::MutateHandler,
+        other => {
+            return Err(format!("unknown mode {other:?}: fixed, parse or mutate-handler").into());
+        }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;

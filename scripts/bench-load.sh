@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load test over TLS 1.3 keep-alive, side by side in one run: the non-parsing minimal
 # server (`fixed`), the floor (`parse`: a minimal server that parses each review into a
-# serde_json::Value and answers its uid) and the webhook's /validate and /mutate, on the
-# same bodies. All servers run on CPU 0 (started together, loaded one at a time), the
-# load generator (oha) on CPU 1. Runs are interleaved over BENCH_ROUNDS rounds so that
+# serde_json::Value and answers its uid), the webhook's /validate and /mutate, and the
+# webhook's /mutate code on the minimal server (`mutate-handler`), on the same bodies.
+# All servers run on CPU 0 (started together, loaded one at a time), the load generator
+# (oha) on CPU 1. Runs are interleaved over BENCH_ROUNDS rounds so that
 # a noisy neighbour hits every server alike; the report gives medians and the spread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ CREATE=manifests/examples/review-backup-create.json
 FIXED_PORT=18441
 FLOOR_PORT=18442
 WEBHOOK_PORT=18443
+HANDLER_PORT=18445
 
 [ -x "$OHA" ] || cargo install oha --locked --version 1.16.0 --root .tools
 cargo build --release --locked --bin tidb-backup-webhook --example minimal_server
@@ -75,12 +77,14 @@ warm_up() {
 
 start fixed $FIXED_PORT target/release/examples/minimal_server fixed "127.0.0.1:$FIXED_PORT" "$work/tls.crt" "$work/tls.key"
 start floor $FLOOR_PORT target/release/examples/minimal_server parse "127.0.0.1:$FLOOR_PORT" "$work/tls.crt" "$work/tls.key"
+start handler $HANDLER_PORT target/release/examples/minimal_server mutate-handler "127.0.0.1:$HANDLER_PORT" "$work/tls.crt" "$work/tls.key"
 RUST_LOG=warn start webhook $WEBHOOK_PORT target/release/tidb-backup-webhook serve --no-kube \
   --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
   --listen "127.0.0.1:$WEBHOOK_PORT" --admin-listen 127.0.0.1:18080 --shutdown-delay 0s
 
 warm_up $FIXED_PORT "$UPDATE" /
 warm_up $FLOOR_PORT "$UPDATE" /
+warm_up $HANDLER_PORT "$CREATE" /
 warm_up $WEBHOOK_PORT "$UPDATE" /validate
 warm_up $WEBHOOK_PORT "$CREATE" /mutate
 
@@ -94,6 +98,7 @@ for round in $(seq "$ROUNDS"); do
   run floor-create floor $FLOOR_PORT / "$CREATE"
   run validate-create webhook $WEBHOOK_PORT /validate "$CREATE"
   run mutate-create webhook $WEBHOOK_PORT /mutate "$CREATE"
+  run handler-create handler $HANDLER_PORT / "$CREATE"
   run floor-update-rate floor $FLOOR_PORT / "$UPDATE" -q "$RATE"
   run validate-update-rate webhook $WEBHOOK_PORT /validate "$UPDATE" -q "$RATE"
   run mutate-create-rate webhook $WEBHOOK_PORT /mutate "$CREATE" -q "$RATE"

@@ -69,6 +69,7 @@ saturated = [
     ("floor: parse into Value, CREATE", "floor-create", "floor-create"),
     ("webhook /validate, CREATE", "validate-create", "floor-create"),
     ("webhook /mutate, CREATE (patch)", "mutate-create", "floor-create"),
+    ("minimal server + webhook's /mutate code, CREATE", "handler-create", "floor-create"),
 ]
 for label, name, floor in saturated:
     mine, base = runs(name), runs(floor)

@@ -15,8 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation, ReplaceOperation};
+use json_patch::{Patch, PatchOperation};
 use serde_json::Value;
 
 use super::AUDIT_DEFAULTED_FIELDS;
@@ -84,7 +83,7 @@ fn patch_of_fills<T: Admitted>(
     uid: &str,
     object: &T,
     defaulted: T,
-    ops: Vec<PatchOperation>,
+    ops: Vec<FillOp>,
     filled: Vec<String>,
 ) -> AdmissionResponse {
     if ops.is_empty() {
@@ -97,7 +96,7 @@ fn patch_of_fills<T: Admitted>(
         tracing::error!(uid, %reason, "defaulting patch failed its check; answered without it");
         return not_applied(uid, &reason);
     }
-    patched(uid, ops, None, filled)
+    patched(uid, fill_ops_json(&ops), None, filled)
 }
 
 /// The answer from the general way: both specs serialised and diffed, the IAM
@@ -152,18 +151,18 @@ fn patch_by_diff<T: Admitted>(
         tracing::error!(uid, %reason, "defaulting patch failed its check; answered without it");
         return not_applied(uid, &reason);
     }
-    patched(uid, placed, injection, filled)
+    patched(uid, serde_json::to_vec(&Patch(placed)), injection, filled)
 }
 
 /// Allowed with the patch, its audit annotations and the injection's warnings.
 fn patched(
     uid: &str,
-    ops: Vec<PatchOperation>,
+    patch_json: Result<Vec<u8>, serde_json::Error>,
     injection: Option<iam::backup::BackupInjection>,
     filled: Vec<String>,
 ) -> AdmissionResponse {
-    let mut response = match AdmissionResponse::allow(uid).with_patch(&Patch(ops)) {
-        Ok(response) => response,
+    let mut response = match patch_json {
+        Ok(json) => AdmissionResponse::allow(uid).with_patch_json(&json),
         Err(e) => return not_applied(uid, &format!("cannot encode the patch: {e}")),
     };
     let mut audit = BTreeMap::new();
@@ -280,11 +279,7 @@ fn check_patch<T: Admitted>(
 /// the object as received because it is present in the decoded spec). `None` (the general
 /// way then) for a schedule, whose template may be absent from the object as received,
 /// or for a field it does not know.
-fn fill_ops<T: Admitted>(
-    object: &T,
-    defaulted: &T,
-    filled: &[String],
-) -> Option<Vec<PatchOperation>> {
+fn fill_ops<T: Admitted>(object: &T, defaulted: &T, filled: &[String]) -> Option<Vec<FillOp>> {
     if T::BACKUP_SPEC_PATH != "spec" {
         return None;
     }
@@ -293,25 +288,54 @@ fn fill_ops<T: Admitted>(
     for path in filled {
         let field = path.strip_prefix("spec.")?;
         let value = filled_field_json(after, field)??;
-        // Field names are plain identifiers: nothing to escape.
-        let pointer = PointerBuf::parse(format!("/spec/{}", field.replace('.', "/"))).ok()?;
-        let op = match filled_field_json(before, field)? {
-            None => PatchOperation::Add(AddOperation {
-                path: pointer,
-                value,
-            }),
+        let replace = match filled_field_json(before, field)? {
+            None => false,
             Some(old) if old == value => continue,
-            Some(_) => PatchOperation::Replace(ReplaceOperation {
-                path: pointer,
-                value,
-            }),
+            Some(_) => true,
         };
-        ops.push(op);
+        // Field names are plain identifiers: nothing to escape.
+        let mut pointer = String::with_capacity(path.len() + 1);
+        pointer.push('/');
+        pointer.extend(path.chars().map(|c| if c == '.' { '/' } else { c }));
+        ops.push(FillOp {
+            pointer,
+            value,
+            replace,
+        });
     }
     // `diff` walks object keys in order, depth first: with keys of letters and digits,
     // which sort after `/`, that is the order of the pointers as text.
-    ops.sort_by(|a, b| path_of(a).cmp(path_of(b)));
+    ops.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     Some(ops)
+}
+
+/// An `add` or `replace` operation [`fill_ops`] wrote.
+struct FillOp {
+    pointer: String,
+    value: Value,
+    replace: bool,
+}
+
+/// The JSON of the operations, byte for byte as `json_patch` serialises them.
+fn fill_ops_json(ops: &[FillOp]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut json = Vec::with_capacity(64 * ops.len());
+    json.push(b'[');
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(if op.replace {
+            br#"{"op":"replace","path":"#
+        } else {
+            br#"{"op":"add","path":"#
+        });
+        serde_json::to_writer(&mut json, &op.pointer)?;
+        json.extend_from_slice(br#","value":"#);
+        serde_json::to_writer(&mut json, &op.value)?;
+        json.push(b'}');
+    }
+    json.push(b']');
+    Ok(json)
 }
 
 /// Defaulting may not make a valid field invalid: every error `result` has, the object

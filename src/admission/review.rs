@@ -281,15 +281,21 @@ impl AdmissionResponse {
     }
 
     /// Attaches a JSON Patch (empty patches are not sent).
-    pub fn with_patch(mut self, patch: &json_patch::Patch) -> Result<Self, serde_json::Error> {
-        if !patch.0.is_empty() {
-            // About 64 bytes an operation: one allocation for a typical patch.
-            let mut json = Vec::with_capacity(64 * patch.0.len());
-            serde_json::to_writer(&mut json, patch)?;
-            self.patch = Some(base64::engine::general_purpose::STANDARD.encode(json));
-            self.patch_type = Some("JSONPatch");
+    pub fn with_patch(self, patch: &json_patch::Patch) -> Result<Self, serde_json::Error> {
+        if patch.0.is_empty() {
+            return Ok(self);
         }
-        Ok(self)
+        // About 64 bytes an operation: one allocation for a typical patch.
+        let mut json = Vec::with_capacity(64 * patch.0.len());
+        serde_json::to_writer(&mut json, patch)?;
+        Ok(self.with_patch_json(&json))
+    }
+
+    /// Adds a JSON Patch given as its JSON text (a non-empty array of operations).
+    pub fn with_patch_json(mut self, json: &[u8]) -> Self {
+        self.patch = Some(base64::engine::general_purpose::STANDARD.encode(json));
+        self.patch_type = Some("JSONPatch");
+        self
     }
 
     /// The HTTP status code this response reports (200 when allowed).

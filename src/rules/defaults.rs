@@ -110,7 +110,7 @@ pub fn default_spec(
     prefix: &str,
     filled: &mut Vec<String>,
 ) {
-    let mut fill = |field: &str| filled.push(format!("{prefix}.{field}"));
+    let mut fill = |field: &str| filled.push([prefix, field].join("."));
 
     // Decided before the service account is defaulted, which never makes it non-default.
     let uses_iam = iam_method(spec, ctx).is_some();
