@@ -96,7 +96,9 @@ fn patch_of_fills<T: Admitted>(
         tracing::error!(uid, %reason, "defaulting patch failed its check; answered without it");
         return not_applied(uid, &reason);
     }
-    patched(uid, fill_ops_json(&ops), None, filled)
+    let response =
+        fill_ops_json(&ops).map(|json| AdmissionResponse::allow(uid).with_patch_json(&json));
+    patched(uid, response, None, filled)
 }
 
 /// The answer from the general way: both specs serialised and diffed, the IAM
@@ -151,18 +153,19 @@ fn patch_by_diff<T: Admitted>(
         tracing::error!(uid, %reason, "defaulting patch failed its check; answered without it");
         return not_applied(uid, &reason);
     }
-    patched(uid, serde_json::to_vec(&Patch(placed)), injection, filled)
+    patched(uid, allow().with_patch(&Patch(placed)), injection, filled)
 }
 
-/// Allowed with the patch, its audit annotations and the injection's warnings.
+/// The allowed response with its patch, given the audit annotations and the injection's
+/// warnings; or, if the patch could not be encoded, allowed without it.
 fn patched(
     uid: &str,
-    patch_json: Result<Vec<u8>, serde_json::Error>,
+    with_patch: Result<AdmissionResponse, serde_json::Error>,
     injection: Option<iam::backup::BackupInjection>,
     filled: Vec<String>,
 ) -> AdmissionResponse {
-    let mut response = match patch_json {
-        Ok(json) => AdmissionResponse::allow(uid).with_patch_json(&json),
+    let mut response = match with_patch {
+        Ok(response) => response,
         Err(e) => return not_applied(uid, &format!("cannot encode the patch: {e}")),
     };
     let mut audit = BTreeMap::new();
@@ -223,9 +226,13 @@ fn path_of(op: &PatchOperation) -> &str {
     }
 }
 
-/// The JSON Pointer of a defaulted field path (`spec.s3.acl` → `/spec/s3/acl`).
+/// The JSON Pointer of a defaulted field path (`spec.s3.acl` → `/spec/s3/acl`; field names
+/// are plain identifiers, with nothing to escape).
 fn pointer_of(field: &str) -> String {
-    format!("/{}", field.replace('.', "/"))
+    let mut pointer = String::with_capacity(field.len() + 1);
+    pointer.push('/');
+    pointer.extend(field.chars().map(|c| if c == '.' { '/' } else { c }));
+    pointer
 }
 
 /// Applies the operations one by one, keeping those that apply: an operation whose parent
@@ -293,12 +300,8 @@ fn fill_ops<T: Admitted>(object: &T, defaulted: &T, filled: &[String]) -> Option
             Some(old) if old == value => continue,
             Some(_) => true,
         };
-        // Field names are plain identifiers: nothing to escape.
-        let mut pointer = String::with_capacity(path.len() + 1);
-        pointer.push('/');
-        pointer.extend(path.chars().map(|c| if c == '.' { '/' } else { c }));
         ops.push(FillOp {
-            pointer,
+            pointer: pointer_of(path),
             value,
             replace,
         });

@@ -255,8 +255,9 @@ fn default_compact(compact: &mut CompactSpec, prefix: &str, filled: &mut Vec<Str
 /// How a field [`default_spec`] fills (named as in its report, relative to the spec:
 /// `s3.acl`) appears in the spec's JSON: `Some(None)` when it is left out (an empty
 /// string or an unset option, which the types skip), `Some(Some(value))` otherwise; `None`
-/// for a field not filled here, or whose parent object is missing. Lets `/mutate` write a default's patch operation without
-/// serialising and diffing whole specs; a test holds it to the serialisation.
+/// for a field not filled here, or whose parent object is missing. Lets `/mutate` write a
+/// default's patch operation without serialising and diffing whole specs; a test holds it
+/// to the serialisation.
 pub fn filled_field_json(spec: &BackupSpec, field: &str) -> Option<Option<serde_json::Value>> {
     use serde_json::Value;
     let text = |s: &str| (!s.is_empty()).then(|| Value::from(s));
